@@ -1,0 +1,136 @@
+"""The ``bfer`` command: thin sub-commands over the package's modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import BalancedFerError
+from .labels import parse_class_map
+
+log = logging.getLogger("balanced_fer")
+
+
+def _write_json(path: str | None, payload: dict) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {path}")
+
+
+def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="dataset: PATH (format detected) or FORMAT:PATH, e.g. ferplus:data/ferplus")
+    group = parser.add_argument_group("dataset options")
+    group.add_argument("--strict", action="store_true", help="stop at the first bad image or row instead of skipping it")
+    group.add_argument("--label-mode", choices=("majority", "plurality", "probability"), help="FER+ label rule (default majority)")
+    group.add_argument("--drop-single-votes", action="store_true", default=None, help="FER+: ignore emotions with one vote")
+    group.add_argument("--class-map", type=parse_class_map, metavar="NAME=EXPR,...", help="folder names to expressions (or 'ignore')")
+    group.add_argument("--peak-frames", type=int, help="CK+ sequences: last frames labelled (default 3)")
+    group.add_argument("--include-neutral", action="store_true", default=None, help="CK+ sequences: first frame as neutral")
+    group.add_argument("--cache-dir", type=Path, help="array cache folder (default $BFER_CACHE_DIR or ~/.cache/balanced-fer)")
+
+
+def _open_dataset(args: argparse.Namespace):
+    from .data import open_dataset
+
+    return open_dataset(
+        args.spec, strict=args.strict or None, label_mode=args.label_mode, drop_single_votes=args.drop_single_votes,
+        class_map=args.class_map, peak_frames=args.peak_frames, include_neutral=args.include_neutral,
+    )
+
+
+def _cmd_data_stats(args: argparse.Namespace) -> int:
+    from .data.stats import dataset_stats, format_stats, plot_counts
+
+    dataset = _open_dataset(args)
+    stats = dataset_stats(
+        dataset, size=args.size, head=args.head, tail=args.tail, blank_std=args.blank_std,
+        cache_dir=args.cache_dir, strict=args.strict, progress=not args.no_progress,
+    )
+    print(format_stats(stats))
+    chart = plot_counts(stats, Path(args.chart or f"{dataset.name}-class-counts.png"))
+    print(f"wrote {chart}")
+    _write_json(args.json, stats.to_dict())
+    return 0
+
+
+def _cmd_data_cache(args: argparse.Namespace) -> int:
+    from .data import load_arrays
+
+    dataset = _open_dataset(args)
+    payload = {}
+    for split in args.split or dataset.splits:
+        start = time.perf_counter()
+        arrays = load_arrays(
+            dataset, split, args.size, args.channels, cache_dir=args.cache_dir, strict=args.strict,
+            rebuild=args.rebuild, progress=not args.no_progress,
+        )
+        seconds = time.perf_counter() - start
+        print(f"{split}: {len(arrays):,} faces {arrays.images.shape[1:]} in {seconds:.2f} s -> {arrays.path}")
+        payload[split] = {"faces": len(arrays), "seconds": seconds, "path": str(arrays.path), "skipped": arrays.skipped}
+    _write_json(args.json, payload)
+    return 0
+
+
+def _cmd_data_formats(args: argparse.Namespace) -> int:
+    from .data import FORMATS
+
+    for name, fmt in sorted(FORMATS.items()):
+        print(f"{name:<10} {fmt.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bfer", description="balanced-fer: facial expression recognition that stays accurate on rare expressions.")
+    parser.add_argument("--version", action="version", version=f"balanced-fer {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="inspect and cache datasets").add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    stats = data.add_parser("stats", help="class counts, imbalance, duplicates and blank images, with a chart")
+    _add_dataset_arguments(stats)
+    stats.add_argument("--size", type=int, default=48, help="pixel size at which duplicates and blanks are found (default 48)")
+    stats.add_argument("--head", type=float, default=0.5, help="head classes have >= HEAD x the largest count (default 0.5)")
+    stats.add_argument("--tail", type=float, default=0.2, help="tail classes have < TAIL x the largest count (default 0.2)")
+    stats.add_argument("--blank-std", type=float, default=5.0, help="near-blank: pixel standard deviation below this (default 5)")
+    stats.add_argument("--chart", help="PNG bar chart path (default ./<dataset>-class-counts.png)")
+    stats.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    stats.add_argument("--no-progress", action="store_true", help="no progress bar")
+    stats.set_defaults(run=_cmd_data_stats)
+
+    cache = data.add_parser("cache", help="decode and cache a dataset's splits as arrays")
+    _add_dataset_arguments(cache)
+    cache.add_argument("--split", action="append", help="split(s) to cache (default: all)")
+    cache.add_argument("--size", type=int, default=48, help="face size in pixels (default 48)")
+    cache.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 grey or 3 RGB (default 1)")
+    cache.add_argument("--rebuild", action="store_true", help="rebuild even if a valid cache exists")
+    cache.add_argument("--json", metavar="OUT", help="also write timings as JSON")
+    cache.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cache.set_defaults(run=_cmd_data_cache)
+
+    formats = data.add_parser("formats", help="list the dataset formats that can be read")
+    formats.set_defaults(run=_cmd_data_formats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(format="bfer: %(levelname)s: %(message)s", level=logging.ERROR if args.quiet else logging.WARNING)
+    try:
+        return args.run(args)
+    except BalancedFerError as err:
+        print(f"bfer: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bfer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Reading FER datasets: readers per format, dataset specs, the array cache and statistics."""
+
+from .cache import FaceArrays, load_arrays
+from .dataset import FaceDataset, Sample
+from .formats import FORMATS
+from .spec import detect_format, open_dataset, parse_spec
+
+__all__ = [
+    "FORMATS", "FaceArrays", "FaceDataset", "Sample", "detect_format", "load_arrays", "open_dataset", "parse_spec",
+]
