@@ -86,6 +86,36 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import Trainer, load_recipe
+
+    recipe = load_recipe(args.recipe, args.set or [])
+    out = args.out or Path("runs") / recipe.name
+    summary = Trainer(recipe, out, resume=args.resume, progress=not args.no_progress).fit()
+    if summary:
+        v = summary["validation"]
+        print(f"{recipe.name}: best epoch {summary['best_epoch']}, validation accuracy {100 * v['accuracy']:.2f}%, "
+              f"mean class accuracy {100 * v['mean_class_accuracy']:.2f}%, macro-F1 {100 * v['macro_f1']:.2f}% -> {summary['checkpoint']}")
+        _write_json(args.json, summary)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import save_evaluation, to_markdown
+    from .training.evaluate import evaluate_checkpoint
+
+    dataset = _open_dataset(args)
+    result = evaluate_checkpoint(args.checkpoint, dataset, args.split, tta=args.tta, tau=args.post_hoc_tau,
+                                 cache_dir=args.cache_dir, progress=not args.no_progress)
+    title = f"{Path(args.checkpoint).name} on {dataset.name} {args.split}"
+    print(to_markdown(result, title))
+    if args.out:
+        for path in save_evaluation(result, Path(args.out), stem=args.split, title=title).values():
+            print(f"wrote {path}")
+    _write_json(args.json, result.to_dict())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bfer", description="balanced-fer: facial expression recognition that stays accurate on rare expressions.")
     parser.add_argument("--version", action="version", version=f"balanced-fer {__version__}")
@@ -116,6 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     formats = data.add_parser("formats", help="list the dataset formats that can be read")
     formats.set_defaults(run=_cmd_data_formats)
+
+    train = commands.add_parser("train", help="train a model from a YAML recipe")
+    train.add_argument("recipe", type=Path, help="recipe file, e.g. configs/fer2013_compact.yaml")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key, e.g. optim.lr=0.05 (repeatable)")
+    train.add_argument("--out", type=Path, help="run folder (default runs/<recipe name>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved epoch")
+    train.add_argument("--json", metavar="OUT", help="also write the run summary as JSON")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(run=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a dataset split")
+    evaluate.add_argument("checkpoint", help="a .safetensors checkpoint written by bfer train")
+    _add_dataset_arguments(evaluate)
+    evaluate.add_argument("--split", default="val", help="split to evaluate (default val)")
+    evaluate.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
+    evaluate.add_argument("--post-hoc-tau", type=float, help="post-hoc logit adjustment strength (default: the checkpoint's)")
+    evaluate.add_argument("--out", help="folder for the JSON, Markdown and confusion-matrix PNG")
+    evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.set_defaults(run=_cmd_evaluate)
     return parser
 
 

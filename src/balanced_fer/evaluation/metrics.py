@@ -150,5 +150,6 @@ def evaluate_predictions(
     )
     if probabilities is not None:
         result.ece = expected_calibration_error(probabilities, targets)
-        result.nll = float(log_loss(targets, np.clip(probabilities, 1e-12, 1.0), labels=labels))
+        clipped = np.clip(probabilities, 1e-12, 1.0)
+        result.nll = float(log_loss(targets, clipped / clipped.sum(axis=1, keepdims=True), labels=labels))
     return result

@@ -1,0 +1,115 @@
+"""Batched augmentation of uint8 face tensors in torch: the same code on CPU and CUDA, no per-image loop.
+
+Geometric changes (crop / translate / scale, flip, rotation) are folded into one affine warp per
+image and applied to the whole batch with a single ``grid_sample``; photometric changes and random
+erasing are tensor arithmetic with per-image random values. Mixup and CutMix mix images and return
+the partner indices and weights for the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation strengths; zero turns a transform off."""
+
+    scale: float = 0.15          # zoom in/out by up to this fraction
+    translate: float = 0.1       # shift by up to this fraction of the size
+    rotate: float = 10.0         # degrees
+    flip: float = 0.5            # probability of a horizontal flip
+    brightness: float = 0.25     # additive, fraction of full range
+    contrast: float = 0.25       # multiplicative around the image mean
+    erase: float = 0.25          # probability of erasing one random rectangle
+    erase_area: tuple[float, float] = (0.02, 0.2)
+    mixup: float = 0.0           # Beta(alpha, alpha) parameter; 0 = off
+    cutmix: float = 0.0          # Beta(alpha, alpha) parameter; 0 = off
+    mix_prob: float = 0.5        # probability that a batch is mixed when mixup / cutmix is on
+
+
+def to_float(images: torch.Tensor, mean: float = 0.5, std: float = 0.25) -> torch.Tensor:
+    """(N, H, W, C) or (N, C, H, W) uint8 -> normalised float (N, C, H, W)."""
+    if images.ndim == 4 and images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
+        images = images.permute(0, 3, 1, 2)
+    return (images.float() / 255.0 - mean) / std
+
+
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Central ``size`` x ``size`` crop of a (N, C, H, W) batch (resized if it is smaller)."""
+    h, w = x.shape[-2:]
+    if h < size or w < size:
+        return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    top, left = (h - size) // 2, (w - size) // 2
+    return x[..., top:top + size, left:left + size]
+
+
+def augment_batch(x: torch.Tensor, size: int, cfg: AugmentConfig) -> torch.Tensor:
+    """Randomly warp, flip, recolour and erase a normalised (N, C, H, W) float batch, returning
+    (N, C, size, size): the random crop samples a ``size`` window around the centre. Randomness comes
+    from torch's global generator (seeded per epoch by the trainer)."""
+    n, device = x.shape[0], x.device
+
+    def uniform(low: float, high: float, shape: tuple[int, ...] = (n,)) -> torch.Tensor:
+        return torch.rand(shape, device=device) * (high - low) + low
+
+    base = size / x.shape[-1]  # the output window as a fraction of the input
+    zoom = base * uniform(1 - cfg.scale, 1 + cfg.scale)
+    angle = uniform(-cfg.rotate, cfg.rotate) * math.pi / 180
+    flip = torch.where(uniform(0, 1) < cfg.flip, -1.0, 1.0)
+    slack = (1 - base) + 2 * cfg.translate
+    tx, ty = uniform(-slack, slack) / 2, uniform(-slack, slack) / 2
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if cfg.contrast or cfg.brightness:
+        mean = out.mean(dim=(1, 2, 3), keepdim=True)
+        contrast = uniform(1 - cfg.contrast, 1 + cfg.contrast).view(n, 1, 1, 1)
+        bright = uniform(-cfg.brightness, cfg.brightness).view(n, 1, 1, 1) * 4  # full range = 4 std units
+        out = (out - mean) * contrast + mean + bright
+    if cfg.erase:
+        out = _erase(out, cfg, uniform)
+    return out
+
+
+def _erase(x: torch.Tensor, cfg: AugmentConfig, uniform) -> torch.Tensor:
+    """Replace one random rectangle per selected image by uniform noise (Zhong et al. 2020)."""
+    n, _, h, w = x.shape
+    area = uniform(*cfg.erase_area) * h * w
+    aspect = torch.exp(uniform(math.log(0.3), math.log(3.3)))
+    eh = torch.sqrt(area * aspect).clamp(1, h)
+    ew = torch.sqrt(area / aspect).clamp(1, w)
+    top = uniform(0, 1) * (h - eh)
+    left = uniform(0, 1) * (w - ew)
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (rows >= top.view(n, 1, 1)) & (rows < (top + eh).view(n, 1, 1)) & \
+             (cols >= left.view(n, 1, 1)) & (cols < (left + ew).view(n, 1, 1))
+    active = (uniform(0, 1) < cfg.erase).view(n, 1, 1)
+    return torch.where((inside & active).unsqueeze(1), uniform(-2, 2, tuple(x.shape)), x)
+
+
+def mix_batch(x: torch.Tensor, cfg: AugmentConfig) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+    """Mixup or CutMix a batch: returns (mixed images, partner permutation or None, weight of the
+    original labels). The loss is ``lam * loss(y) + (1 - lam) * loss(y[perm])``."""
+    if not (cfg.mixup or cfg.cutmix) or torch.rand(1).item() >= cfg.mix_prob:
+        return x, None, 1.0
+    use_cutmix = bool(cfg.cutmix) and (not cfg.mixup or torch.rand(1).item() < 0.5)
+    alpha = cfg.cutmix if use_cutmix else cfg.mixup
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(x.shape[0]).to(x.device)
+    if not use_cutmix:
+        return lam * x + (1 - lam) * x[perm], perm, lam
+    h, w = x.shape[-2:]
+    cut = math.sqrt(1 - lam)
+    ch, cw = int(h * cut), int(w * cut)
+    cy, cx = int(torch.randint(h, (1,))), int(torch.randint(w, (1,)))
+    y0, y1, x0, x1 = max(cy - ch // 2, 0), min(cy + ch // 2, h), max(cx - cw // 2, 0), min(cx + cw // 2, w)
+    mixed = x.clone()
+    mixed[..., y0:y1, x0:x1] = x[perm][..., y0:y1, x0:x1]
+    return mixed, perm, 1 - (y1 - y0) * (x1 - x0) / (h * w)

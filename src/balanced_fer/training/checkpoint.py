@@ -1,0 +1,115 @@
+"""Checkpoints: one ``.safetensors`` file holding the weights and a JSON description.
+
+The JSON (stored in the safetensors header under ``balanced_fer``) carries the recipe, class names,
+preprocessing, validation figures and git commit, so a checkpoint is self-describing; loading never
+unpickles code. Files are written to a temporary name and renamed, so a crash never leaves a
+half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..errors import BalancedFerError
+
+META_KEY = "balanced_fer"
+
+
+def git_commit() -> str | None:
+    """The source tree's git commit, or None outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Atomically write tensors and JSON metadata to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta)})
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata of a checkpoint; a missing or foreign file is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise BalancedFerError(f"{path}: checkpoint not found")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise BalancedFerError(f"{path}: not a safetensors checkpoint ({err})") from None
+    if META_KEY not in header:
+        raise BalancedFerError(f"{path}: safetensors file without balanced-fer metadata")
+    return tensors, json.loads(header[META_KEY])
+
+
+def flatten_state(prefix: str, state: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Move every tensor of a nested state (optimizer state dicts) into ``tensors`` under a dotted
+    key and return the JSON-able rest, with ``{"__tensor__": key}`` where a tensor was."""
+    if isinstance(state, torch.Tensor):
+        tensors[prefix] = state
+        return {"__tensor__": prefix}
+    if isinstance(state, dict):
+        return {"__dict__": [[k, flatten_state(f"{prefix}.{k}", v, tensors)] for k, v in state.items()]}
+    if isinstance(state, (list, tuple)):
+        return [flatten_state(f"{prefix}.{i}", v, tensors) for i, v in enumerate(state)]
+    return state
+
+
+def unflatten_state(state: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`flatten_state` (dict keys keep their types: ints stay ints)."""
+    if isinstance(state, dict) and "__tensor__" in state:
+        return tensors[state["__tensor__"]]
+    if isinstance(state, dict) and "__dict__" in state:
+        return {k: unflatten_state(v, tensors) for k, v in state["__dict__"]}
+    if isinstance(state, list):
+        return [unflatten_state(v, tensors) for v in state]
+    return state
+
+
+def model_meta(model_name: str, model_kwargs: dict, num_classes: int, in_chans: int) -> dict[str, Any]:
+    """The part of a checkpoint's metadata that rebuilds the network."""
+    return {"name": model_name, "kwargs": model_kwargs, "num_classes": num_classes, "in_chans": in_chans}
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild a model from a checkpoint (a model file or a training state) in eval mode."""
+    from ..models import create_model
+
+    tensors, meta = load_checkpoint(path)
+    spec = meta.get("model")
+    if not spec:
+        raise BalancedFerError(f"{path}: checkpoint does not describe its model")
+    model = create_model(spec["name"], spec["num_classes"], in_chans=spec["in_chans"], **spec["kwargs"])
+    weights = {k.removeprefix("model."): v for k, v in tensors.items() if not k.startswith("optim.")}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise BalancedFerError(f"{path}: weights do not fit model {spec['name']!r} ({err})") from None
+    return model.to(device).eval(), meta

@@ -1,0 +1,38 @@
+"""Evaluating a checkpoint on any dataset split, aligning its classes by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import FaceDataset, load_arrays
+from ..errors import BalancedFerError
+from ..evaluation import Evaluation, evaluate_predictions
+from ..imbalance import adjust_logits
+from ..models import predict_logits
+from .checkpoint import load_model
+
+
+def evaluate_checkpoint(checkpoint: str | Path, dataset: FaceDataset, split: str, *, tta: str = "none",
+                        tau: float | None = None, cache_dir: Path | None = None, progress: bool = True,
+                        device: str = "cpu") -> Evaluation:
+    """Evaluate a checkpoint on ``dataset``'s ``split``; the model's classes must cover the dataset's
+    (an 8-class FER+ model evaluates on 7-class FER2013 by dropping its contempt score)."""
+    model, meta = load_model(checkpoint, device)
+    pre = meta["preprocessing"]
+    model_classes = meta["class_names"]
+    missing = [c for c in dataset.class_names if c not in model_classes]
+    if missing:
+        raise BalancedFerError(f"{checkpoint}: the model does not know the dataset's classes {missing}")
+    arrays = load_arrays(dataset, split, pre["size"], pre["channels"], cache_dir=cache_dir, progress=progress)
+    logits = predict_logits(model, arrays.images, pre, device=device, tta=tta)
+    tau = meta.get("logit_adjustment", {}).get("tau", 0.0) if tau is None else tau
+    counts = np.asarray(meta["train_counts"], dtype=np.float64)
+    if tau:
+        logits = adjust_logits(logits, counts / counts.sum(), tau)
+    columns = [model_classes.index(c) for c in dataset.class_names]
+    probabilities = torch.softmax(logits[:, columns], dim=1).numpy()
+    return evaluate_predictions(arrays.labels, dataset.class_names, probabilities=probabilities,
+                                train_counts=counts[columns].tolist())

@@ -1,0 +1,157 @@
+"""Training recipes: YAML files naming model, data, loss, sampler, optimiser and schedule.
+
+Unknown keys are errors (a typo must not silently train the default); ``--set a.b=value``
+overrides any key, the value parsed as YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..data.augment import AugmentConfig
+from ..errors import BalancedFerError
+
+
+@dataclass
+class DataConfig:
+    train: str = "../shared/datasets/fer2013"   # dataset spec
+    train_split: str = "train"
+    val: str | None = None                       # spec of the validation set; None: same as train
+    val_split: str = "val"
+    size: int = 48                               # cached face size
+    input_size: int = 44                         # network input (random crop in training, centre crop at eval)
+    channels: int = 1
+    options: dict[str, Any] = field(default_factory=dict)  # reader options (label_mode, class_map...)
+    limit_per_class: int | None = None           # keep at most this many training faces per class (smoke runs)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "vgg_compact"
+    pretrained: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    name: str = "ce"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"            # sgd or adamw
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    batch_size: int = 64         # global batch (split across processes)
+
+
+@dataclass
+class ScheduleConfig:
+    epochs: int = 30
+    warmup_epochs: float = 1.0
+    schedule: str = "cosine"     # cosine or step
+    step_milestones: list[int] = field(default_factory=list)
+    step_gamma: float = 0.1
+
+
+@dataclass
+class EvalConfig:
+    select_metric: str = "mean_class_accuracy"   # validation metric that picks the best checkpoint
+    tta: str = "none"                            # none or flip
+    batch_size: int = 512
+
+
+@dataclass
+class DecoupleConfig:
+    method: str | None = None    # crt, tau_norm, lws or None
+    epochs: int = 10
+    lr: float = 0.1
+    tau: float = 1.0             # tau-normalisation exponent
+    sampler: str = "class_balanced"
+
+
+@dataclass
+class PostHocConfig:
+    tau: float = 0.0             # post-hoc logit adjustment at evaluation (0 = off)
+
+
+@dataclass
+class Recipe:
+    name: str = "run"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    sampler: str = "instance"
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    decouple: DecoupleConfig = field(default_factory=DecoupleConfig)
+    post_hoc: PostHocConfig = field(default_factory=PostHocConfig)
+    device: str = "auto"         # auto, cpu or cuda
+    channels_last: bool = True
+    amp: bool = True             # mixed precision on CUDA (ignored on CPU)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, values: Any, where: str):
+    if not isinstance(values, dict):
+        raise BalancedFerError(f"recipe: {where or 'the recipe'} must be a mapping, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise BalancedFerError(
+            f"recipe: unknown key(s) {', '.join(f'{where}{k}' for k in unknown)} (known: {', '.join(fields)})"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value or {}, f"{where}{name}.")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def apply_override(values: dict[str, Any], assignment: str) -> None:
+    """Apply ``a.b.c=value`` (value parsed as YAML) to a nested dict in place."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise BalancedFerError(f"--set {assignment!r}: expected KEY=VALUE, e.g. optim.lr=0.05")
+    parts = key.strip().split(".")
+    node = values
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise BalancedFerError(f"--set {assignment!r}: {part} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def load_recipe(path: str | Path | None = None, overrides: list[str] = (), values: dict | None = None) -> Recipe:
+    """A recipe from a YAML file (or a dict), with ``--set`` overrides applied."""
+    data: dict[str, Any] = dict(values or {})
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise BalancedFerError(f"{path}: recipe file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise BalancedFerError(f"{path}: not valid YAML ({err})") from None
+        data.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    return _build(Recipe, data, "")

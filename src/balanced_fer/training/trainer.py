@@ -1,0 +1,347 @@
+"""The training loop: recipe in, best-on-validation checkpoint, metric log and curves out.
+
+Determinism: every epoch draws its sample order from ``(seed, epoch)`` and re-seeds torch's
+generators from ``(seed, epoch, rank)``, so a run resumed from its last end-of-epoch state ends
+with the same weights as an uninterrupted one (same machine, same software).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from ..data import FaceArrays, load_arrays, open_dataset
+from ..data.augment import augment_batch, mix_batch, to_float
+from ..errors import BalancedFerError
+from ..evaluation import Evaluation, evaluate_predictions, save_evaluation
+from ..imbalance import adjust_logits, build_loss, epoch_indices
+from ..models import create_model, predict_logits
+from .checkpoint import flatten_state, git_commit, load_checkpoint, model_meta, save_checkpoint, unflatten_state
+from .distributed import DistEnv, barrier, init_distributed, shutdown
+from .recipe import Recipe
+
+log = logging.getLogger("balanced_fer")
+
+
+@dataclass
+class TrainingData:
+    """Training and validation arrays with the class names and training counts."""
+
+    train: FaceArrays
+    train_index: np.ndarray          # rows of ``train`` used (all, or a per-class limit)
+    val: FaceArrays
+    class_names: tuple[str, ...]
+
+    @property
+    def train_labels(self) -> np.ndarray:
+        return self.train.labels[self.train_index]
+
+    @property
+    def train_counts(self) -> list[int]:
+        return np.bincount(self.train_labels, minlength=len(self.class_names)).tolist()
+
+
+def load_training_data(recipe: Recipe, progress: bool = True) -> TrainingData:
+    """Open and cache the recipe's training and validation splits."""
+    cfg = recipe.data
+    train_set = open_dataset(cfg.train, **cfg.options)
+    val_set = open_dataset(cfg.val, **cfg.options) if cfg.val else train_set
+    if val_set.class_names != train_set.class_names:
+        raise BalancedFerError(
+            f"validation classes {val_set.class_names} differ from training classes {train_set.class_names}"
+        )
+    if cfg.val_split == "test":
+        raise BalancedFerError("data.val_split is 'test': select models on validation data, never on a test split")
+    train = load_arrays(train_set, cfg.train_split, cfg.size, cfg.channels, progress=progress)
+    val = load_arrays(val_set, cfg.val_split, cfg.size, cfg.channels, progress=progress)
+    index = np.arange(len(train))
+    if cfg.limit_per_class:
+        index = np.concatenate([np.flatnonzero(train.labels == c)[: cfg.limit_per_class] for c in range(len(train.class_names))])
+        index.sort()
+    return TrainingData(train, index, val, train_set.class_names)
+
+
+def learning_rate(recipe: Recipe, step: int, steps_per_epoch: int) -> float:
+    """Linear warm-up, then cosine decay to zero or step decay at the milestones."""
+    cfg, base = recipe.schedule, recipe.optim.lr
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if cfg.schedule == "cosine":
+        total = cfg.epochs * steps_per_epoch
+        return base * 0.5 * (1 + math.cos(math.pi * min((step - warmup) / max(total - warmup, 1), 1.0)))
+    if cfg.schedule == "step":
+        return base * cfg.step_gamma ** sum(step >= m * steps_per_epoch for m in cfg.step_milestones)
+    raise BalancedFerError(f"unknown schedule {cfg.schedule!r} (cosine or step)")
+
+
+def build_optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
+    """SGD (momentum, Nesterov) or AdamW; no weight decay on BatchNorm and bias parameters."""
+    cfg = recipe.optim
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    raise BalancedFerError(f"unknown optimiser {cfg.name!r} (sgd or adamw)")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BalancedFerError("recipe asks for device 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+class Trainer:
+    """Runs one recipe into ``out_dir``: ``last.safetensors`` (resumable state, every epoch),
+    ``best.safetensors`` (best validation ``eval.select_metric``), ``metrics.jsonl``, ``curves.png``,
+    ``recipe.yaml`` (resolved), and the best model's validation report in ``eval/``."""
+
+    def __init__(self, recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bool = True):
+        self.recipe, self.out_dir, self.resume = recipe, Path(out_dir), resume
+        self.device = resolve_device(recipe.device)
+        self.env: DistEnv = init_distributed(self.device.type)
+        if self.env.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.env.local_rank)
+        self.progress = progress and self.env.is_main
+        self.last_path, self.best_path = self.out_dir / "last.safetensors", self.out_dir / "best.safetensors"
+        if self.last_path.exists() and not resume:
+            raise BalancedFerError(f"{self.out_dir} already holds a run; pass --resume to continue it or choose another --out")
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        r = self.recipe
+        self.data = load_training_data(r, progress=self.progress)
+        self.num_classes = len(self.data.class_names)
+        self.model_kwargs = dict(r.model.kwargs)
+        model = create_model(r.model.name, self.num_classes, in_chans=r.data.channels, pretrained=r.model.pretrained, **self.model_kwargs)
+        self.memory_format = torch.channels_last if r.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.memory_format)
+        self.loss_fn = build_loss(r.loss.name, self.data.train_counts, **r.loss.kwargs).to(self.device)
+        self.optimizer = build_optimizer(r, self.model)
+        self.batch = r.optim.batch_size // self.env.world_size
+        if self.batch < 1 or r.optim.batch_size % self.env.world_size:
+            raise BalancedFerError(f"optim.batch_size {r.optim.batch_size} must be a multiple of {self.env.world_size} processes")
+        self.steps_per_epoch = len(self.data.train_index) // r.optim.batch_size
+        if self.steps_per_epoch == 0:
+            raise BalancedFerError(f"{len(self.data.train_index)} training faces are fewer than one batch of {r.optim.batch_size}")
+        self.net = DistributedDataParallel(self.model) if self.env.enabled else self.model
+        self.use_amp = r.amp and self.device.type == "cuda"
+        images = self.data.train.images
+        self.train_images = (torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+                             if self.device.type == "cuda" and images.nbytes < 4 * 2**30 else images)
+        self.train_labels = torch.from_numpy(self.data.train.labels).to(self.device)
+        self.preprocessing = {"size": r.data.size, "input_size": r.data.input_size, "channels": r.data.channels, "mean": 0.5, "std": 0.25}
+        self.epoch, self.step, self.history = 0, 0, []
+        self.best: dict[str, Any] = {"metric": -1.0, "epoch": None}
+
+    def _restore(self) -> None:
+        tensors, meta = load_checkpoint(self.last_path)
+        if meta.get("kind") != "train_state":
+            raise BalancedFerError(f"{self.last_path}: not a training state")
+        if meta["recipe"] != self.recipe.to_dict():
+            raise BalancedFerError(f"{self.last_path}: the run was started with another recipe; resume with the same one")
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.optimizer.load_state_dict(unflatten_state(meta["optimizer"], tensors))
+        self.epoch, self.step, self.history, self.best = meta["epoch"], meta["step"], meta["history"], meta["best"]
+        if self.env.is_main:
+            log.warning("resuming %s after epoch %d of %d", self.out_dir, self.epoch, self.recipe.schedule.epochs)
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def model_metadata(self, validation: Evaluation | None, epoch: int) -> dict[str, Any]:
+        return {
+            "kind": "model",
+            "format_version": 1,
+            "model": model_meta(self.recipe.model.name, self.model_kwargs, self.num_classes, self.recipe.data.channels),
+            "class_names": list(self.data.class_names),
+            "preprocessing": self.preprocessing,
+            "train_counts": self.data.train_counts,
+            "logit_adjustment": {"tau": self.recipe.post_hoc.tau},
+            "recipe": self.recipe.to_dict(),
+            "epoch": epoch,
+            "validation": _summary(validation) if validation else None,
+            "git_commit": git_commit(),
+        }
+
+    def _save_state(self) -> None:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        optimizer = flatten_state("optim", self.optimizer.state_dict(), tensors)
+        meta = self.model_metadata(None, self.epoch) | {
+            "kind": "train_state", "optimizer": optimizer, "step": self.step, "history": self.history, "best": self.best,
+        }
+        save_checkpoint(self.last_path, tensors, meta)
+
+    # ---- loop ---------------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        r = self.recipe
+        self._setup()
+        if self.resume and self.last_path.exists():
+            self._restore()
+        if self.env.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "recipe.yaml").write_text(yaml.safe_dump(r.to_dict(), sort_keys=False))
+        try:
+            while self.epoch < r.schedule.epochs:
+                row = self._train_epoch(self.epoch)
+                self.epoch += 1
+                if self.env.is_main:
+                    self._validate_and_save(row)
+                barrier(self.env)
+            summary = self._finish() if self.env.is_main else {}
+        finally:
+            shutdown(self.env)
+        return summary
+
+    def _train_epoch(self, epoch: int) -> dict[str, Any]:
+        r = self.recipe
+        torch.manual_seed(r.seed * 1_000_003 + epoch * 1009 + self.env.rank)
+        self.loss_fn.set_epoch(epoch)
+        order = epoch_indices(self.data.train_labels, r.sampler, epoch, r.schedule.epochs, r.seed)
+        order = self.data.train_index[order]
+        self.net.train()
+        total_loss, seen, start = 0.0, 0, time.perf_counter()
+        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {epoch + 1}/{r.schedule.epochs}", unit="batch",
+                   disable=not self.progress, leave=False)
+        for step_in_epoch in bar:
+            lo = step_in_epoch * r.optim.batch_size + self.env.rank * self.batch
+            idx = np.sort(order[lo:lo + self.batch])
+            loss = self._train_step(idx)
+            total_loss += loss * len(idx)
+            seen += len(idx)
+            if step_in_epoch % 10 == 0:
+                bar.set_postfix(loss=f"{total_loss / seen:.3f}", img_s=f"{seen * self.env.world_size / (time.perf_counter() - start):.0f}")
+        seconds = time.perf_counter() - start
+        return {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1), "lr": self.optimizer.param_groups[0]["lr"],
+                "seconds": round(seconds, 2), "images_per_s": round(seen * self.env.world_size / seconds, 1)}
+
+    def _train_step(self, idx: np.ndarray) -> float:
+        r = self.recipe
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(r, self.step, self.steps_per_epoch)
+        images = self.train_images[torch.as_tensor(idx, device=self.device)] if isinstance(self.train_images, torch.Tensor) \
+            else torch.from_numpy(self.train_images[idx]).to(self.device, non_blocking=True)
+        targets = self.train_labels[torch.as_tensor(idx, device=self.device)]
+        x = augment_batch(to_float(images, self.preprocessing["mean"], self.preprocessing["std"]), r.data.input_size, r.augment)
+        x, perm, lam = mix_batch(x, r.augment)
+        x = x.contiguous(memory_format=self.memory_format)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+            logits = self.net(x).float()
+        loss = self.loss_fn(logits, targets)
+        if perm is not None:
+            loss = lam * loss + (1 - lam) * self.loss_fn(logits, targets[perm])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise BalancedFerError(f"training diverged (loss {value}) at step {self.step}; lower optim.lr")
+        return value
+
+    def evaluate_model(self, model: nn.Module, tau: float = 0.0, bootstrap_rounds: int = 200) -> Evaluation:
+        logits = predict_logits(model, self.data.val.images, self.preprocessing, device=self.device,
+                                batch_size=self.recipe.eval.batch_size, tta=self.recipe.eval.tta,
+                                channels_last=self.recipe.channels_last)
+        if tau:
+            logits = adjust_logits(logits, np.asarray(self.data.train_counts) / sum(self.data.train_counts), tau)
+        return evaluate_predictions(self.data.val.labels, self.data.class_names, probabilities=torch.softmax(logits, 1).numpy(),
+                                    train_counts=self.data.train_counts, bootstrap_rounds=bootstrap_rounds, seed=self.recipe.seed)
+
+    def _validate_and_save(self, row: dict[str, Any]) -> None:
+        result = self.evaluate_model(self.model)
+        metric_name = self.recipe.eval.select_metric
+        metric = getattr(result, metric_name, None)
+        if not isinstance(metric, float):
+            raise BalancedFerError(f"eval.select_metric {metric_name!r} is not a scalar validation figure")
+        row |= {f"val_{k}": v for k, v in _summary(result).items()}
+        row["best"] = metric > self.best["metric"]
+        if row["best"]:
+            self.best = {"metric": metric, "epoch": self.epoch, "name": metric_name}
+            tensors = dict(self.model.state_dict())
+            save_checkpoint(self.best_path, tensors, self.model_metadata(result, self.epoch))
+        self.history.append(row)
+        self._save_state()
+        _write_jsonl(self.out_dir / "metrics.jsonl", self.history)
+        plot_curves(self.history, self.out_dir / "curves.png", self.recipe.name)
+        log.info("epoch %d: loss %.4f, val acc %.4f, mca %.4f", row["epoch"], row["train_loss"], result.accuracy, result.mean_class_accuracy)
+
+    def _finish(self) -> dict[str, Any]:
+        from .checkpoint import load_model
+
+        model, meta = load_model(self.best_path, self.device)
+        method = self.recipe.decouple.method
+        if method:
+            from ..imbalance.decoupling import decouple_classifier
+
+            images = self.data.train.images[self.data.train_index]
+            decouple_classifier(model, images, self.data.train_labels, self.preprocessing, self.recipe.decouple,
+                                device=self.device, seed=self.recipe.seed)
+            meta["decoupled"] = method
+        tau = self.recipe.post_hoc.tau
+        result = self.evaluate_model(model, tau=tau, bootstrap_rounds=1000)
+        meta["validation"] = _summary(result)
+        final = self.out_dir / "final.safetensors"
+        save_checkpoint(final, dict(model.state_dict()), meta)
+        reports = save_evaluation(result, self.out_dir / "eval", stem="val", title=f"{self.recipe.name}: validation")
+        summary = {"recipe": self.recipe.name, "best_epoch": self.best["epoch"], "checkpoint": str(final),
+                   "validation": _summary(result), "train_seconds": round(sum(h["seconds"] for h in self.history), 1),
+                   "reports": {k: str(v) for k, v in reports.items()}}
+        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+
+def _summary(result: Evaluation) -> dict[str, Any]:
+    return {
+        "accuracy": result.accuracy,
+        "mean_class_accuracy": result.mean_class_accuracy,
+        "macro_f1": result.macro_f1,
+        "nll": result.nll,
+        "recall": {name: row["recall"] for name, row in result.per_class.items()},
+    }
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    tmp.replace(path)
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Training loss and validation accuracy / mean class accuracy / macro-F1 per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(epochs, [h["train_loss"] for h in history], marker=".")
+    left.set_xlabel("epoch")
+    left.set_ylabel("training loss")
+    for key, label in (("val_accuracy", "accuracy"), ("val_mean_class_accuracy", "mean class accuracy"), ("val_macro_f1", "macro-F1")):
+        right.plot(epochs, [100 * h[key] for h in history], marker=".", label=label)
+    right.set_xlabel("epoch")
+    right.set_ylabel("validation %")
+    right.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}")
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    tmp.replace(path)
