@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-RECIPE = "configs/fer2013_compact.yaml"
+RECIPE = "configs/fer2013_baseline.yaml"
 ROWS = {
     "CE": [],
     "weighted CE (inverse frequency)": ["loss.name=weighted_ce", "loss.kwargs={scheme: inverse}"],

@@ -16,3 +16,20 @@ def write_face(path: Path, seed: int, size: int = 48, channels: int = 1) -> np.n
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), pixels)
     return pixels
+
+
+def write_toy_faces(root: Path, counts: dict[str, int], size: int = 24, splits=("train", "val")) -> Path:
+    """A tiny learnable folder dataset: each class has its own brightness pattern plus noise."""
+    rng = np.random.default_rng(0)
+    patterns = {
+        name: np.roll(np.linspace(40, 215, size)[None, :].repeat(size, 0), shift=i * size // len(counts), axis=i % 2)
+        for i, name in enumerate(counts)
+    }
+    for split in splits:
+        for name, count in counts.items():
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for j in range(count if split == "train" else max(count // 3, 4)):
+                image = np.clip(patterns[name] + rng.normal(0, 20, (size, size)), 0, 255).astype(np.uint8)
+                cv2.imwrite(str(folder / f"{j:04d}.png"), image)
+    return root

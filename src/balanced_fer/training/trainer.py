@@ -130,6 +130,7 @@ class Trainer:
         self.data = load_training_data(r, progress=self.progress)
         self.num_classes = len(self.data.class_names)
         self.model_kwargs = dict(r.model.kwargs)
+        torch.manual_seed(r.seed)  # the initial weights
         model = create_model(r.model.name, self.num_classes, in_chans=r.data.channels, pretrained=r.model.pretrained, **self.model_kwargs)
         self.memory_format = torch.channels_last if r.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format)
@@ -155,7 +156,7 @@ class Trainer:
         tensors, meta = load_checkpoint(self.last_path)
         if meta.get("kind") != "train_state":
             raise BalancedFerError(f"{self.last_path}: not a training state")
-        if meta["recipe"] != self.recipe.to_dict():
+        if meta["recipe"] != json.loads(json.dumps(self.recipe.to_dict())):
             raise BalancedFerError(f"{self.last_path}: the run was started with another recipe; resume with the same one")
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.optimizer.load_state_dict(unflatten_state(meta["optimizer"], tensors))

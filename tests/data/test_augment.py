@@ -1,0 +1,50 @@
+import torch
+
+from balanced_fer.data.augment import AugmentConfig, augment_batch, center_crop, mix_batch, to_float
+
+OFF = AugmentConfig(scale=0, translate=0, rotate=0, flip=0, brightness=0, contrast=0, erase=0)
+
+
+def batch(n=8, size=48):
+    return torch.randint(0, 256, (n, size, size, 1), dtype=torch.uint8)
+
+
+def test_to_float_layout_and_range():
+    x = to_float(batch())
+    assert x.shape == (8, 1, 48, 48) and x.dtype == torch.float32
+    assert x.min() >= -2 and x.max() <= 2
+
+
+def test_identity_when_everything_is_off():
+    x = to_float(batch())
+    assert torch.allclose(augment_batch(x, 48, OFF), x, atol=1e-4)
+    flat = to_float(torch.full((2, 48, 48, 1), 77, dtype=torch.uint8))
+    assert torch.allclose(augment_batch(flat, 44, OFF), center_crop(flat, 44), atol=1e-5)  # a crop, no padding
+
+
+def test_flip_mirrors_exactly():
+    x = to_float(batch())
+    flipped = augment_batch(x, 48, AugmentConfig(**{**OFF.__dict__, "flip": 1.0}))
+    assert torch.allclose(flipped, torch.flip(x, dims=[3]), atol=1e-4)
+
+
+def test_default_augmentation_is_random_but_seeded():
+    x = to_float(batch())
+    torch.manual_seed(0)
+    a = augment_batch(x, 44, AugmentConfig())
+    torch.manual_seed(0)
+    b = augment_batch(x, 44, AugmentConfig())
+    assert a.shape == (8, 1, 44, 44) and torch.equal(a, b)
+    assert not torch.allclose(a, center_crop(x, 44), atol=0.1)
+
+
+def test_mixup_and_cutmix():
+    x = to_float(batch())
+    torch.manual_seed(0)
+    same, perm, lam = mix_batch(x, AugmentConfig())
+    assert perm is None and lam == 1.0 and same is x
+    mixed, perm, lam = mix_batch(x, AugmentConfig(mixup=0.4, mix_prob=1.0))
+    assert torch.allclose(mixed, lam * x + (1 - lam) * x[perm])
+    cut, perm, lam = mix_batch(x, AugmentConfig(cutmix=1.0, mix_prob=1.0))
+    changed = (cut != x).any(dim=1).float().mean().item()
+    assert 0 < lam <= 1 and cut.shape == x.shape and changed <= 1 - lam + 0.05

@@ -1,0 +1,120 @@
+"""End to end: bfer train / evaluate on tiny data, exact resume after SIGKILL, 2-process DDP on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from balanced_fer.cli import main
+from balanced_fer.training import load_checkpoint
+from helpers import write_toy_faces
+
+COUNTS = {"happy": 48, "sad": 24, "fear": 8}
+
+
+@pytest.fixture(scope="module")
+def toy_recipe(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("toy")
+    write_toy_faces(root / "faces", COUNTS, size=24)
+    recipe = {
+        "name": "toy",
+        "data": {"train": str(root / "faces"), "size": 24, "input_size": 20},
+        "model": {"name": "vgg_compact_s"},
+        "optim": {"lr": 0.05, "batch_size": 16},
+        "schedule": {"epochs": 4, "warmup_epochs": 0.5},
+        "eval": {"batch_size": 64},
+    }
+    path = root / "toy.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def cli(*args: str, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "balanced_fer.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    tensors, _ = load_checkpoint(path)
+    return {k: v for k, v in tensors.items() if k.startswith("model.")}
+
+
+def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(toy_recipe), "--out", str(out), "--no-progress", "--set", "decouple.method=crt",
+                 "--json", str(tmp_path / "summary.json")]) == 0
+    for name in ("best.safetensors", "last.safetensors", "final.safetensors", "metrics.jsonl", "curves.png", "recipe.yaml",
+                 "eval/val.json", "eval/val.md", "eval/val_confusion.png"):
+        assert (out / name).is_file(), name
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and rows[-1]["train_loss"] < rows[0]["train_loss"]
+    _, meta = load_checkpoint(out / "final.safetensors")
+    assert meta["class_names"] == ["happiness", "sadness", "fear"] and meta["decoupled"] == "crt"
+    assert meta["preprocessing"]["input_size"] == 20 and meta["recipe"]["name"] == "toy"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["validation"]["accuracy"] > 0.5  # the toy classes are easy to tell apart
+    report = tmp_path / "eval.json"
+    spec = yaml.safe_load(toy_recipe.read_text())["data"]["train"]
+    assert main(["evaluate", str(out / "final.safetensors"), spec, "--split", "val", "--tta", "flip",
+                 "--json", str(report), "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
+    figures = json.loads(report.read_text())
+    assert figures["num_samples"] == 4 + 8 + 16 and 0 <= figures["mean_class_accuracy"] <= 1
+    assert "mean class accuracy" in capsys.readouterr().out
+    # a second run into the same folder would overwrite work: refused
+    assert main(["train", str(toy_recipe), "--out", str(out), "--no-progress"]) == 2
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_path):
+    straight = cli("train", str(toy_recipe), "--out", str(tmp_path / "a"), "--no-progress")
+    assert straight.wait(timeout=300) == 0, straight.stdout.read()
+    killed = cli("train", str(toy_recipe), "--out", str(tmp_path / "b"), "--no-progress")
+    metrics = tmp_path / "b" / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert len(metrics.read_text().splitlines()) < 4, "the run finished before it could be killed"
+    resumed = cli("train", str(toy_recipe), "--out", str(tmp_path / "b"), "--resume", "--no-progress")
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    assert "resuming" in output
+    a, b = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [json.loads(r)["epoch"] for r in metrics.read_text().splitlines()] == [1, 2, 3, 4]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_on_cpu(toy_recipe, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = tmp_path / "ddp"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(_free_port()), "-m", "balanced_fer.cli", "train", str(toy_recipe), "--out", str(out),
+         "--no-progress", "--set", "schedule.epochs=2"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "final.safetensors").is_file()
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
