@@ -27,6 +27,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/cache_speed.py --data $(DATA)/fer2013
+	$(BIN)/python benchmarks/train_throughput.py --set data.train=$(DATA)/fer2013
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -86,6 +86,15 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .models import create_model, default_input_size, list_models
+
+    for name in list_models(args.pattern):
+        params = sum(p.numel() for p in create_model(name, num_classes=7, in_chans=1).parameters())
+        print(f"{name:<18} {params / 1e6:6.2f} M parameters (7 classes, grey), designed for {default_input_size(name)} px")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training import Trainer, load_recipe
 
@@ -112,6 +121,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         for path in save_evaluation(result, Path(args.out), stem=args.split, title=title).values():
             print(f"wrote {path}")
+    _write_json(args.json, result.to_dict())
+    return 0
+
+
+def _cmd_decouple(args: argparse.Namespace) -> int:
+    from .evaluation import to_markdown
+    from .training.checkpoint import load_checkpoint
+    from .training.evaluate import evaluate_checkpoint
+    from .training.recipe import DecoupleConfig
+    from .training.rebalance import decouple_checkpoint, validation_dataset
+
+    cfg = DecoupleConfig(method=args.method, epochs=args.epochs, lr=args.lr, tau=args.tau)
+    out = decouple_checkpoint(args.checkpoint, args.out, cfg, progress=not args.no_progress)
+    print(f"wrote {out}")
+    dataset, split = validation_dataset(load_checkpoint(out)[1])
+    result = evaluate_checkpoint(out, dataset, split, progress=not args.no_progress)
+    print(to_markdown(result, f"{out.name} on {dataset.name} {split}"))
     _write_json(args.json, result.to_dict())
     return 0
 
@@ -147,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     formats = data.add_parser("formats", help="list the dataset formats that can be read")
     formats.set_defaults(run=_cmd_data_formats)
 
+    models = commands.add_parser("models", help="list the registered models")
+    models.add_argument("pattern", nargs="?", default="*", help="glob pattern, e.g. 'resnet*'")
+    models.set_defaults(run=_cmd_models)
+
     train = commands.add_parser("train", help="train a model from a YAML recipe")
     train.add_argument("recipe", type=Path, help="recipe file, e.g. configs/fer2013_compact.yaml")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key, e.g. optim.lr=0.05 (repeatable)")
@@ -166,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    decouple = commands.add_parser("decouple", help="re-balance a checkpoint's classifier (cRT, tau-norm, LWS) on its training data")
+    decouple.add_argument("checkpoint", help="a .safetensors checkpoint written by bfer train")
+    decouple.add_argument("--method", choices=("crt", "tau_norm", "lws"), required=True)
+    decouple.add_argument("--out", type=Path, required=True, help="the new checkpoint")
+    decouple.add_argument("--epochs", type=int, default=10, help="classifier epochs for crt / lws (default 10)")
+    decouple.add_argument("--lr", type=float, default=0.1, help="learning rate for crt / lws (default 0.1)")
+    decouple.add_argument("--tau", type=float, default=1.0, help="tau-norm exponent (default 1)")
+    decouple.add_argument("--json", metavar="OUT", help="write the validation evaluation JSON here")
+    decouple.add_argument("--no-progress", action="store_true", help="no progress bar")
+    decouple.set_defaults(run=_cmd_decouple)
     return parser
 
 

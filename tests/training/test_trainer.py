@@ -76,6 +76,11 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
     figures = json.loads(report.read_text())
     assert figures["num_samples"] == 4 + 8 + 16 and 0 <= figures["mean_class_accuracy"] <= 1
     assert "mean class accuracy" in capsys.readouterr().out
+    lws = tmp_path / "lws.safetensors"
+    assert main(["decouple", str(out / "final.safetensors"), "--method", "lws", "--epochs", "2", "--out", str(lws),
+                 "--json", str(tmp_path / "lws.json"), "--no-progress"]) == 0
+    assert load_checkpoint(lws)[1]["decoupled"] == "lws" and json.loads((tmp_path / "lws.json").read_text())["num_samples"] == 28
+    assert main(["models", "vgg*"]) == 0 and "vgg_compact_s" in capsys.readouterr().out
     # a second run into the same folder would overwrite work: refused
     assert main(["train", str(toy_recipe), "--out", str(out), "--no-progress"]) == 2
 
