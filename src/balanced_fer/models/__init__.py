@@ -1,6 +1,6 @@
 """Model zoo: one registry, one module per family."""
 
-from . import compact, resnet  # noqa: F401  (registration)
+from . import compact, rasn, resnet  # noqa: F401  (registration)
 from .base import Classifier
 from .predict import DEFAULT_PREPROCESSING, predict_logits, prepare_batch
 from .registry import create_model, default_input_size, list_models, load_pretrained, register_model

@@ -7,14 +7,20 @@ from torch import nn
 
 
 class Classifier(nn.Module):
-    """Base class: subclasses build ``forward_features`` (image -> pooled vector of ``num_features``)
-    and name their head in ``head_name`` (``fc`` for torchvision ResNets, ``head`` otherwise)."""
+    """Base class: subclasses build ``forward_map`` (image -> last feature map with
+    ``num_features`` channels) and ``pool`` (map -> vector), and name their head in ``head_name``
+    (``fc`` for torchvision ResNets, ``head`` otherwise)."""
 
     head_name = "head"
     num_features: int
+    pool: nn.Module
+
+    def forward_map(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Pooled features (N, num_features): what the head sees."""
+        return self.pool(self.forward_map(x))
 
     def get_classifier(self) -> nn.Linear:
         return getattr(self, self.head_name)
@@ -25,3 +31,8 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.get_classifier()(self.forward_features(x))
+
+
+def pooling(dropout: float) -> nn.Sequential:
+    """Global average pooling, flattening and dropout: map (N, C, H, W) -> (N, C)."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))

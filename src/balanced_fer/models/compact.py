@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Classifier
+from .base import Classifier, pooling
 from .registry import register_model
 
 
@@ -27,11 +27,11 @@ class CompactVGG(Classifier):
             cin = width
         self.features = nn.Sequential(*layers)
         self.num_features = cin
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
+        self.pool = pooling(dropout)
         self.head = nn.Linear(cin, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.features(x))
+    def forward_map(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
 
 
 class BasicBlock(nn.Module):
@@ -77,11 +77,11 @@ class CompactResNet(Classifier):
             cin = width
         self.stages = nn.Sequential(*stages)
         self.num_features = cin
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
+        self.pool = pooling(dropout)
         self.head = nn.Linear(cin, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.stages(self.stem(x)))
+    def forward_map(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
 
 
 @register_model("vgg_compact_s", input_size=44)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Classifier
+from .base import Classifier, pooling
 from .compact import BasicBlock, downsample_for
 from .registry import register_model
 
@@ -55,8 +55,7 @@ class ResNet(Classifier):
         self.layer2 = self._make_layer(block, 128, layers[1], 2)
         self.layer3 = self._make_layer(block, 256, layers[2], 2)
         self.layer4 = self._make_layer(block, 512, layers[3], 2)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
+        self.pool = pooling(dropout)  # holds no parameter: torchvision's names are kept
         self.num_features = 512 * block.expansion
         self.fc = nn.Linear(self.num_features, num_classes)
         for m in self.modules():
@@ -69,10 +68,9 @@ class ResNet(Classifier):
         layers += [block(self.inplanes, planes) for _ in range(count - 1)]
         return nn.Sequential(*layers)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_map(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.dropout(torch.flatten(self.avgpool(x), 1))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
 @register_model("resnet18", input_size=112)
