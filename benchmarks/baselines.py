@@ -3,21 +3,20 @@
     python benchmarks/baselines.py [--data ../shared/datasets/fer2013] [--parallel 1] [--set schedule.epochs=15]
 
 Trained rows are ``bfer train configs/fer2013_baseline.yaml --set ...``; the cRT and post-hoc rows
-re-use the CE run (``bfer decouple`` / ``bfer evaluate --post-hoc-tau``). Every command is recorded
-beside its figures (best validation checkpoint, FER2013 PublicTest) in
-benchmarks/results/baselines.{json,md}. Rows whose run already finished are not trained again.
+re-use the CE run (``bfer decouple`` / ``bfer evaluate --post-hoc-tau``). Figures (best validation
+checkpoint, FER2013 PublicTest) and the command of every row go to
+benchmarks/results/baselines.{json,md}. Rows whose results exist are not run again.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+import yaml
+from table import BFER, Row, device_name, run_rows, slug, train_row, write_table
+
+from balanced_fer.training import load_checkpoint
 
 RECIPE = "configs/fer2013_baseline.yaml"
 TRAINED = {
@@ -27,31 +26,6 @@ TRAINED = {
     "LDAM-DRW": ["loss.name=ldam", "loss.kwargs={drw_epoch: DRW}"],
     "balanced softmax": ["loss.name=balanced_softmax"],
 }
-DERIVED = {  # row: (trained row it starts from, bfer arguments)
-    "CE + cRT": ("CE", ["decouple", "{checkpoint}", "--method", "crt", "--out", "{runs}/ce_crt.safetensors", "--json", "{report}"]),
-    "CE + post-hoc logit adjustment (tau 1)": ("CE", ["evaluate", "{checkpoint}", "{data}", "--split", "val", "--post-hoc-tau", "1", "--json", "{report}"]),
-}
-BFER = [sys.executable, "-m", "balanced_fer.cli"]
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def run_all(commands: dict[str, list[str]], parallel: int, logs: Path) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
-    pending, running = list(commands.items()), {}
-    while pending or running:
-        while pending and len(running) < parallel:
-            name, cmd = pending.pop(0)
-            with open(logs / f"{slug(name)}.log", "w") as log:
-                running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time())
-            print(f"started {name}: {' '.join(cmd)}", flush=True)
-        for name, (proc, started) in list(running.items()):
-            if proc.poll() is not None:
-                print(f"finished {name} (exit {proc.returncode}) after {time.time() - started:.0f} s", flush=True)
-                del running[name]
-        time.sleep(2)
 
 
 def main() -> None:
@@ -63,53 +37,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
-    import yaml
-
     epochs = yaml.safe_load(Path(RECIPE).read_text())["schedule"]["epochs"]
     epochs = next((int(s.split("=", 1)[1]) for s in args.set if s.startswith("schedule.epochs=")), epochs)
-    args.runs.mkdir(parents=True, exist_ok=True)
-    trained = {}
-    for name, overrides in TRAINED.items():
-        sets = [o.replace("DRW", str(int(0.8 * epochs))) for o in overrides] + [f"data.train={args.data}", f"name={slug(name)}"] + args.set
-        trained[name] = BFER + ["train", RECIPE, "--out", str(args.runs / slug(name)), "--no-progress"] + [a for s in sets for a in ("--set", s)]
-    run_all({k: v for k, v in trained.items() if not (args.runs / slug(k) / "summary.json").is_file()}, args.parallel, args.runs)
-    derived = {}
-    for name, (base, template) in DERIVED.items():
-        fields = {"checkpoint": str(args.runs / slug(base) / "final.safetensors"), "runs": str(args.runs),
-                  "report": str(args.runs / f"{slug(name)}.json"), "data": args.data}
-        derived[name] = BFER + [part.format(**fields) for part in template] + ["--no-progress"]
-    run_all({k: v for k, v in derived.items() if not (args.runs / f"{slug(k)}.json").is_file()}, args.parallel, args.runs)
-
-    rows = []
-    for name, cmd in {**trained, **derived}.items():
-        base = DERIVED[name][0] if name in DERIVED else name
-        report = args.runs / (f"{slug(name)}.json" if name in DERIVED else f"{slug(name)}/eval/val.json")
-        summary = args.runs / slug(base) / "summary.json"
-        if not report.is_file() or not summary.is_file():
-            print(f"{name}: missing results (see {args.runs / (slug(name) + '.log')})", file=sys.stderr)
-            continue
-        seconds = json.loads(summary.read_text())["train_seconds"]
-        if name == "CE + cRT":
-            from balanced_fer.training import load_checkpoint
-
-            seconds += load_checkpoint(args.runs / "ce_crt.safetensors")[1]["decouple_seconds"]
-        figures = json.loads(report.read_text())
-        rows.append({"row": name, "command": " ".join(["bfer"] + cmd[len(BFER):]), "train_minutes": round(seconds / 60, 1), **figures})
-    import torch
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    device = f"{torch.get_num_threads()} CPU threads" if not torch.cuda.is_available() else torch.cuda.get_device_name()
-    (args.out / "baselines.json").write_text(json.dumps({"device": device, "recipe": RECIPE, "rows": rows}, indent=2) + "\n")
-    lines = ["| method | accuracy | mean class acc. (95% CI) | macro-F1 | disgust recall | fear recall | train minutes |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        low, high = r["ci95"]["mean_class_accuracy"]
-        lines.append(f"| {r['row']} | {100 * r['accuracy']:.2f} | {100 * r['mean_class_accuracy']:.2f} ({100 * low:.1f}-{100 * high:.1f}) | "
-                     f"{100 * r['macro_f1']:.2f} | {100 * r['per_class']['disgust']['recall']:.1f} | "
-                     f"{100 * r['per_class']['fear']['recall']:.1f} | {r['train_minutes']} |")
-    lines += ["", "Commands:", ""] + [f"- {r['row']}: `{r['command']}`" for r in rows]
-    (args.out / "baselines.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    trained = [train_row(name, RECIPE, args.runs, [o.replace("DRW", str(int(0.8 * epochs))) for o in sets]
+                         + [f"data.train={args.data}"] + args.set) for name, sets in TRAINED.items()]
+    run_rows(trained, args.parallel, args.runs)
+    ce = args.runs / "ce"
+    crt = args.runs / "ce_crt.safetensors"
+    derived = [
+        Row("CE + cRT", BFER + ["decouple", str(ce / "final.safetensors"), "--method", "crt", "--out", str(crt),
+                                "--json", str(args.runs / "ce_crt.json"), "--no-progress"],
+            args.runs / "ce_crt.json", ce / "summary.json"),
+        Row("CE + post-hoc logit adjustment (tau 1)",
+            BFER + ["evaluate", str(ce / "final.safetensors"), args.data, "--split", "val", "--post-hoc-tau", "1",
+                    "--json", str(args.runs / "ce_post_hoc.json"), "--no-progress"],
+            args.runs / "ce_post_hoc.json", ce / "summary.json"),
+    ]
+    run_rows(derived, 1, args.runs)
+    if crt.is_file():
+        derived[0].extra_seconds = load_checkpoint(crt)[1]["decouple_seconds"]
+    print(write_table(trained + derived, args.out, "baselines", ["disgust", "fear"], {"device": device_name(), "recipe": RECIPE}))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from balanced_fer.errors import BalancedFerError
+from balanced_fer.models import create_model
 from balanced_fer.training import load_checkpoint, load_recipe, save_checkpoint
 from balanced_fer.training.checkpoint import flatten_state, unflatten_state
 
@@ -15,6 +16,9 @@ def test_shipped_recipes_are_valid(path):
     recipe = load_recipe(path)
     assert recipe.name == path.stem and recipe.schedule.epochs > 0
     assert recipe.data.val_split != "test"
+    model = create_model(recipe.model.name, 7, in_chans=recipe.data.channels, **recipe.model.kwargs)
+    x = torch.randn(2, recipe.data.channels, recipe.data.input_size, recipe.data.input_size)
+    assert model(x).shape == (2, 7)
 
 
 def test_overrides_and_unknown_keys(tmp_path):
