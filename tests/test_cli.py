@@ -37,3 +37,12 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     (tmp_path / "faces" / "elated").mkdir(parents=True)
     assert main(["data", "stats", str(tmp_path / "faces")]) == 2
     assert "--class-map" in capsys.readouterr().err
+
+
+def test_data_subsets(shared_datasets, tmp_path, capsys):
+    out = tmp_path / "subsets.json"
+    assert main(["data", "subsets", str(shared_datasets / "fer2013"), "--k", "2", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["full"][payload["class_names"].index("disgust")] == 436
+    assert all(s["counts"][payload["class_names"].index("disgust")] == 3 * 436 for s in payload["subsets"])
+    assert "subset 2" in capsys.readouterr().out

@@ -78,6 +78,27 @@ def _cmd_data_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_subsets(args: argparse.Namespace) -> int:
+    from .imbalance.subsets import balanced_subsets
+    from .data.stats import imbalance_ratio
+
+    dataset = _open_dataset(args)
+    part = dataset.split(args.split)
+    labels = [s.label for s in part.samples]
+    target = int(args.target) if args.target.isdigit() else args.target
+    subsets = balanced_subsets(labels, args.k, target=target, max_upsample=args.max_upsample, seed=args.seed)
+    width = max(len(n) for n in dataset.class_names + ("class",))
+    print(f"{'class':<{width}}  {'full':>7}  " + "  ".join(f"{f'subset {i + 1}':>9}" for i in range(args.k)))
+    full = part.counts()
+    for c, name in enumerate(dataset.class_names):
+        print(f"{name:<{width}}  {full[c]:>7,}  " + "  ".join(f"{s.counts[c]:>9,}" for s in subsets))
+    print(f"{'total':<{width}}  {full.sum():>7,}  " + "  ".join(f"{len(s.indices):>9,}" for s in subsets))
+    print(f"{'max/min':<{width}}  {imbalance_ratio(full):>7.1f}  " + "  ".join(f"{s.imbalance_ratio:>9.1f}" for s in subsets))
+    _write_json(args.json, {"class_names": list(dataset.class_names), "full": full.tolist(),
+                            "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets]})
+    return 0
+
+
 def _cmd_data_formats(args: argparse.Namespace) -> int:
     from .data import FORMATS
 
@@ -100,10 +121,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.set or [])
     out = args.out or Path("runs") / recipe.name
-    summary = Trainer(recipe, out, resume=args.resume, progress=not args.no_progress).fit()
+    if recipe.dbl.k:
+        from .dbl.pipeline import run_dbl
+
+        summary = run_dbl(recipe, out, resume=args.resume, progress=not args.no_progress)
+    else:
+        summary = Trainer(recipe, out, resume=args.resume, progress=not args.no_progress).fit()
     if summary:
         v = summary["validation"]
-        print(f"{recipe.name}: best epoch {summary['best_epoch']}, validation accuracy {100 * v['accuracy']:.2f}%, "
+        print(f"{recipe.name}: best epoch {summary.get('best_epoch', 'last')}, validation accuracy {100 * v['accuracy']:.2f}%, "
               f"mean class accuracy {100 * v['mean_class_accuracy']:.2f}%, macro-F1 {100 * v['macro_f1']:.2f}% -> {summary['checkpoint']}")
         _write_json(args.json, summary)
     return 0
@@ -169,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--json", metavar="OUT", help="also write timings as JSON")
     cache.add_argument("--no-progress", action="store_true", help="no progress bar")
     cache.set_defaults(run=_cmd_data_cache)
+
+    subsets = data.add_parser("subsets", help="DBL's balanced multi-subsets of a training split: counts and imbalance")
+    _add_dataset_arguments(subsets)
+    subsets.add_argument("--split", default="train")
+    subsets.add_argument("--k", type=int, default=3, help="number of subsets (default 3)")
+    subsets.add_argument("--target", default="median", help="images per class: a number, median, mean or min (default median)")
+    subsets.add_argument("--max-upsample", type=float, default=3.0, help="tail classes repeated at most this many times (default 3)")
+    subsets.add_argument("--seed", type=int, default=0)
+    subsets.add_argument("--json", metavar="OUT", help="also write the counts as JSON")
+    subsets.set_defaults(run=_cmd_data_subsets)
 
     formats = data.add_parser("formats", help="list the dataset formats that can be read")
     formats.set_defaults(run=_cmd_data_formats)

@@ -64,7 +64,7 @@ class ScheduleConfig:
 
 @dataclass
 class EvalConfig:
-    select_metric: str = "mean_class_accuracy"   # validation metric that picks the best checkpoint
+    select_metric: str = "mean_class_accuracy"   # validation metric that picks the best checkpoint ("last": the last epoch)
     tta: str = "none"                            # none or flip
     batch_size: int = 512
 
@@ -84,6 +84,23 @@ class PostHocConfig:
 
 
 @dataclass
+class DBLConfig:
+    """Deep Balanced Learning (docs/dbl.md); ``k = 0`` trains normally."""
+
+    k: int = 0                      # number of balanced subsets (tasks)
+    target: int | str = "median"    # images per class in a subset (number, median, mean, min)
+    divisors: list[float] | None = None  # or per-class divisors n_c / d_c (class order of the dataset)
+    max_upsample: float = 3.0       # tail classes repeated at most this many times
+    task_epochs: int = 4            # training epochs on each subset
+    retrain_epochs: int = 2         # epochs after pruning each task
+    prune: float = 0.5              # share of each task's weights released for later tasks
+    prune_schedule: str = "one_shot"  # one_shot (between train and retrain) or gradual (cubic, during train)
+    final_epochs: int = 4           # the union classifier on the full training set
+    final_sparsity: float = 0.0     # gradual cubic pruning of the union during the final stage
+    linear_probe: bool = False      # final stage trains the head only
+
+
+@dataclass
 class Recipe:
     name: str = "run"
     seed: int = 0
@@ -97,6 +114,7 @@ class Recipe:
     eval: EvalConfig = field(default_factory=EvalConfig)
     decouple: DecoupleConfig = field(default_factory=DecoupleConfig)
     post_hoc: PostHocConfig = field(default_factory=PostHocConfig)
+    dbl: DBLConfig = field(default_factory=DBLConfig)
     device: str = "auto"         # auto, cpu or cuda
     channels_last: bool = True
     amp: bool = True             # mixed precision on CUDA (ignored on CPU)

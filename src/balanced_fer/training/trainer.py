@@ -108,13 +108,41 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class TrainerHooks:
+    """Extension points for procedures built on the loop (DBL): no-ops by default."""
+
+    def prepare_data(self, data: TrainingData) -> None:
+        """Change the training rows (``data.train_index``) before the loss sees the class counts."""
+
+    def on_setup(self, trainer: Trainer) -> None:
+        """Model, loss and optimiser exist; a resumed state is loaded after this."""
+
+    def on_train_mode(self, trainer: Trainer) -> None:
+        """Called after the model is put in training mode at each epoch start."""
+
+    def after_backward(self, trainer: Trainer) -> None:
+        """Gradients exist; the optimiser has not stepped."""
+
+    def after_step(self, trainer: Trainer) -> None:
+        """The optimiser stepped (``trainer.step`` counts steps)."""
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Extra tensors saved with every training state."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_tensors` saved."""
+
+
 class Trainer:
     """Runs one recipe into ``out_dir``: ``last.safetensors`` (resumable state, every epoch),
     ``best.safetensors`` (best validation ``eval.select_metric``), ``metrics.jsonl``, ``curves.png``,
     ``recipe.yaml`` (resolved), and the best model's validation report in ``eval/``."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bool = True):
+    def __init__(self, recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bool = True,
+                 hooks: TrainerHooks | None = None):
         self.recipe, self.out_dir, self.resume = recipe, Path(out_dir), resume
+        self.hooks = hooks or TrainerHooks()
         self.device = resolve_device(recipe.device)
         self.env: DistEnv = init_distributed(self.device.type)
         if self.env.enabled and self.device.type == "cuda":
@@ -128,6 +156,7 @@ class Trainer:
     def _setup(self) -> None:
         r = self.recipe
         self.data = load_training_data(r, progress=self.progress)
+        self.hooks.prepare_data(self.data)
         self.num_classes = len(self.data.class_names)
         self.model_kwargs = dict(r.model.kwargs)
         torch.manual_seed(r.seed)  # the initial weights
@@ -151,6 +180,7 @@ class Trainer:
         self.preprocessing = {"size": r.data.size, "input_size": r.data.input_size, "channels": r.data.channels, "mean": 0.5, "std": 0.25}
         self.epoch, self.step, self.history = 0, 0, []
         self.best: dict[str, Any] = {"metric": -1.0, "epoch": None}
+        self.hooks.on_setup(self)
 
     def _restore(self) -> None:
         tensors, meta = load_checkpoint(self.last_path)
@@ -159,6 +189,7 @@ class Trainer:
         if meta["recipe"] != json.loads(json.dumps(self.recipe.to_dict())):
             raise BalancedFerError(f"{self.last_path}: the run was started with another recipe; resume with the same one")
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.hooks.load_state_tensors({k[6:]: v for k, v in tensors.items() if k.startswith("hooks.")})
         self.optimizer.load_state_dict(unflatten_state(meta["optimizer"], tensors))
         self.epoch, self.step, self.history, self.best = meta["epoch"], meta["step"], meta["history"], meta["best"]
         if self.env.is_main:
@@ -182,6 +213,7 @@ class Trainer:
 
     def _save_state(self) -> None:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors |= {f"hooks.{k}": v for k, v in self.hooks.state_tensors().items()}
         optimizer = flatten_state("optim", self.optimizer.state_dict(), tensors)
         meta = self.model_metadata(None, self.epoch) | {
             "kind": "train_state", "optimizer": optimizer, "step": self.step, "history": self.history, "best": self.best,
@@ -216,6 +248,7 @@ class Trainer:
         order = epoch_indices(self.data.train_labels, r.sampler, epoch, r.schedule.epochs, r.seed)
         order = self.data.train_index[order]
         self.net.train()
+        self.hooks.on_train_mode(self)
         total_loss, seen, start = 0.0, 0, time.perf_counter()
         bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {epoch + 1}/{r.schedule.epochs}", unit="batch",
                    disable=not self.progress, leave=False)
@@ -248,8 +281,10 @@ class Trainer:
             loss = lam * loss + (1 - lam) * self.loss_fn(logits, targets[perm])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.hooks.after_backward(self)
         self.optimizer.step()
         self.step += 1
+        self.hooks.after_step(self)
         value = float(loss.detach())
         if not math.isfinite(value):
             raise BalancedFerError(f"training diverged (loss {value}) at step {self.step}; lower optim.lr")
@@ -267,7 +302,7 @@ class Trainer:
     def _validate_and_save(self, row: dict[str, Any]) -> None:
         result = self.evaluate_model(self.model)
         metric_name = self.recipe.eval.select_metric
-        metric = getattr(result, metric_name, None)
+        metric = float(self.epoch) if metric_name == "last" else getattr(result, metric_name, None)
         if not isinstance(metric, float):
             raise BalancedFerError(f"eval.select_metric {metric_name!r} is not a scalar validation figure")
         row |= {f"val_{k}": v for k, v in _summary(result).items()}
