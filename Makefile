@@ -8,7 +8,7 @@ DATA ?= ../shared/datasets
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install stats test bench clean
+.PHONY: install stats test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ stats: install
 
 test: install
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 bench: install
 	$(BIN)/python benchmarks/cache_speed.py --data $(DATA)/fer2013

@@ -10,13 +10,20 @@ benchmarks/results/baselines.{json,md}. Rows whose results exist are not run aga
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import yaml
-from table import BFER, Row, device_name, run_rows, slug, train_row, write_table
 
 from balanced_fer.training import load_checkpoint
+from table import (
+    BFER,
+    Row,
+    device_name,
+    run_rows,
+    table_parser,
+    train_row,
+    write_table,
+)
 
 RECIPE = "configs/fer2013_baseline.yaml"
 TRAINED = {
@@ -29,34 +36,67 @@ TRAINED = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/datasets/fer2013")
-    parser.add_argument("--runs", type=Path, default=Path("runs/baselines"))
-    parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[], help="extra overrides for every trained row")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
+    args = table_parser(__doc__, "runs/baselines").parse_args()
 
     epochs = yaml.safe_load(Path(RECIPE).read_text())["schedule"]["epochs"]
     epochs = next((int(s.split("=", 1)[1]) for s in args.set if s.startswith("schedule.epochs=")), epochs)
-    trained = [train_row(name, RECIPE, args.runs, [o.replace("DRW", str(int(0.8 * epochs))) for o in sets]
-                         + [f"data.train={args.data}"] + args.set) for name, sets in TRAINED.items()]
+    trained = [
+        train_row(
+            name,
+            RECIPE,
+            args.runs,
+            [o.replace("DRW", str(int(0.8 * epochs))) for o in sets] + [f"data.train={args.data}"] + args.set,
+        )
+        for name, sets in TRAINED.items()
+    ]
     run_rows(trained, args.parallel, args.runs)
     ce = args.runs / "ce"
     crt = args.runs / "ce_crt.safetensors"
     derived = [
-        Row("CE + cRT", BFER + ["decouple", str(ce / "final.safetensors"), "--method", "crt", "--out", str(crt),
-                                "--json", str(args.runs / "ce_crt.json"), "--no-progress"],
-            args.runs / "ce_crt.json", ce / "summary.json"),
-        Row("CE + post-hoc logit adjustment (tau 1)",
-            BFER + ["evaluate", str(ce / "final.safetensors"), args.data, "--split", "val", "--post-hoc-tau", "1",
-                    "--json", str(args.runs / "ce_post_hoc.json"), "--no-progress"],
-            args.runs / "ce_post_hoc.json", ce / "summary.json"),
+        Row(
+            "CE + cRT",
+            BFER
+            + [
+                "decouple",
+                str(ce / "final.safetensors"),
+                "--method",
+                "crt",
+                "--out",
+                str(crt),
+                "--json",
+                str(args.runs / "ce_crt.json"),
+                "--no-progress",
+            ],
+            args.runs / "ce_crt.json",
+            ce / "summary.json",
+        ),
+        Row(
+            "CE + post-hoc logit adjustment (tau 1)",
+            BFER
+            + [
+                "evaluate",
+                str(ce / "final.safetensors"),
+                args.data,
+                "--split",
+                "val",
+                "--post-hoc-tau",
+                "1",
+                "--json",
+                str(args.runs / "ce_post_hoc.json"),
+                "--no-progress",
+            ],
+            args.runs / "ce_post_hoc.json",
+            ce / "summary.json",
+        ),
     ]
     run_rows(derived, 1, args.runs)
     if crt.is_file():
         derived[0].extra_seconds = load_checkpoint(crt)[1]["decouple_seconds"]
-    print(write_table(trained + derived, args.out, "baselines", ["disgust", "fear"], {"device": device_name(), "recipe": RECIPE}))
+    print(
+        write_table(
+            trained + derived, args.out, "baselines", ["disgust", "fear"], {"device": device_name(), "recipe": RECIPE}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Cache build and load times for FER2013 (28,709 train faces): writes benchmarks/results/cache_speed.json.
 
-    python benchmarks/cache_speed.py --data ../shared/datasets/fer2013
+python benchmarks/cache_speed.py --data ../shared/datasets/fer2013
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def main() -> None:
         loads = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            arrays = load_arrays(open_dataset(args.data), args.split, args.size, cache_dir=Path(cache_dir), progress=False)
+            arrays = load_arrays(
+                open_dataset(args.data), args.split, args.size, cache_dir=Path(cache_dir), progress=False
+            )
             total = int(arrays.images.sum(dtype="uint64"))  # touch every pixel once
             loads.append(time.perf_counter() - start)
     result = {

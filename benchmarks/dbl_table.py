@@ -8,35 +8,49 @@ Writes benchmarks/results/dbl.{json,md} with every row's command and per-class r
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from table import BFER, Row, device_name, run_rows, slug, train_row, write_table
-
 from balanced_fer.labels import SEVEN_CLASSES
+from table import (
+    BFER,
+    Row,
+    device_name,
+    run_rows,
+    slug,
+    table_parser,
+    train_row,
+    write_table,
+)
 
 RECIPE = "configs/fer2013_dbl.yaml"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/datasets/fer2013")
-    parser.add_argument("--runs", type=Path, default=Path("runs/dbl"))
-    parser.add_argument("--baselines", type=Path, default=Path("runs/baselines"))
-    parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
+    args = table_parser(__doc__, "runs/dbl").parse_args()
     table = json.loads((args.out / "baselines.json").read_text())["rows"]
     best = max((r for r in table if r["row"] != "CE"), key=lambda r: r["mean_class_accuracy"])
     reused = []
     for r in (next(r for r in table if r["row"] == "CE"), best):
         command = r["command"].split()
-        report = Path(command[command.index("--json") + 1]) if "--json" in command else args.baselines / slug(r["row"]) / "eval" / "val.json"
-        reused.append(Row(f"{r['row']} (baseline table)", BFER + command[1:], report, args.baselines / "ce" / "summary.json"
-                          if r["row"].startswith("CE") else args.baselines / slug(r["row"]) / "summary.json"))
-    rows = [train_row(f"DBL K={k}", RECIPE, args.runs, [f"dbl.k={k}", f"data.train={args.data}"] + args.set) for k in (3, 5)]
+        report = (
+            Path(command[command.index("--json") + 1])
+            if "--json" in command
+            else args.baselines / slug(r["row"]) / "eval" / "val.json"
+        )
+        reused.append(
+            Row(
+                f"{r['row']} (baseline table)",
+                BFER + command[1:],
+                report,
+                args.baselines / "ce" / "summary.json"
+                if r["row"].startswith("CE")
+                else args.baselines / slug(r["row"]) / "summary.json",
+            )
+        )
+    rows = [
+        train_row(f"DBL K={k}", RECIPE, args.runs, [f"dbl.k={k}", f"data.train={args.data}"] + args.set) for k in (3, 5)
+    ]
     run_rows(rows, args.parallel, args.runs)
     print(write_table(reused + rows, args.out, "dbl", list(SEVEN_CLASSES), {"device": device_name(), "recipe": RECIPE}))
 

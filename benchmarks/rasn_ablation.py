@@ -10,12 +10,8 @@ row's command and per-class recall.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from table import device_name, run_rows, train_row, write_table
-
 from balanced_fer.labels import SEVEN_CLASSES
+from table import device_name, run_rows, table_parser, train_row, write_table
 
 RECIPE = "configs/fer2013_rasn_compact.yaml"
 ROWS = {
@@ -26,19 +22,22 @@ ROWS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/datasets/fer2013")
-    parser.add_argument("--runs", type=Path, default=Path("runs/rasn_ablation"))
-    parser.add_argument("--baselines", type=Path, default=Path("runs/baselines"))
-    parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
+    args = table_parser(__doc__, "runs/rasn_ablation").parse_args()
     backbone = train_row("CE", "configs/fer2013_baseline.yaml", args.baselines, [f"data.train={args.data}"] + args.set)
     backbone.name = "backbone only (vgg_compact_s, CE)"
-    rows = [train_row(name, RECIPE, args.runs, sets + [f"data.train={args.data}"] + args.set) for name, sets in ROWS.items()]
+    rows = [
+        train_row(name, RECIPE, args.runs, sets + [f"data.train={args.data}"] + args.set) for name, sets in ROWS.items()
+    ]
     run_rows([backbone] + rows, args.parallel, args.runs)
-    print(write_table([backbone] + rows, args.out, "rasn_ablation", list(SEVEN_CLASSES), {"device": device_name(), "recipe": RECIPE}))
+    print(
+        write_table(
+            [backbone] + rows,
+            args.out,
+            "rasn_ablation",
+            list(SEVEN_CLASSES),
+            {"device": device_name(), "recipe": RECIPE},
+        )
+    )
 
 
 if __name__ == "__main__":

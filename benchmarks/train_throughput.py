@@ -41,7 +41,7 @@ def main() -> None:
         for idx in batches[: args.warmup]:
             trainer._train_step(idx)
         start = time.perf_counter()
-        for idx in batches[args.warmup:]:
+        for idx in batches[args.warmup :]:
             trainer._train_step(idx)
         seconds = time.perf_counter() - start
     images_per_s = args.steps * trainer.batch / seconds

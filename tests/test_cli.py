@@ -5,8 +5,20 @@ from balanced_fer.cli import main
 
 def test_data_stats_on_real_fer2013(shared_datasets, cache_dir, tmp_path, capsys):
     chart, out = tmp_path / "chart.png", tmp_path / "stats.json"
-    code = main(["data", "stats", str(shared_datasets / "fer2013"), "--cache-dir", str(cache_dir),
-                 "--chart", str(chart), "--json", str(out), "--no-progress"])
+    code = main(
+        [
+            "data",
+            "stats",
+            str(shared_datasets / "fer2013"),
+            "--cache-dir",
+            str(cache_dir),
+            "--chart",
+            str(chart),
+            "--json",
+            str(out),
+            "--no-progress",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert "happiness     7,215" in printed and "disgust         436" in printed
@@ -14,8 +26,18 @@ def test_data_stats_on_real_fer2013(shared_datasets, cache_dir, tmp_path, capsys
 
 
 def test_data_stats_on_ferplus_with_label_mode(shared_datasets, cache_dir, tmp_path, capsys):
-    code = main(["data", "stats", f"ferplus:{shared_datasets / 'ferplus'}", "--cache-dir", str(cache_dir),
-                 "--chart", str(tmp_path / "c.png"), "--no-progress"])
+    code = main(
+        [
+            "data",
+            "stats",
+            f"ferplus:{shared_datasets / 'ferplus'}",
+            "--cache-dir",
+            str(cache_dir),
+            "--chart",
+            str(tmp_path / "c.png"),
+            "--no-progress",
+        ]
+    )
     assert code == 0 and "neutral       7,485" in capsys.readouterr().out
 
 
@@ -24,7 +46,21 @@ def test_data_cache_and_formats(tmp_path, capsys):
 
     write_face(tmp_path / "faces" / "happy" / "a.png", 0)
     out = tmp_path / "timing.json"
-    assert main(["data", "cache", str(tmp_path / "faces"), "--cache-dir", str(tmp_path / "c"), "--json", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "cache",
+                str(tmp_path / "faces"),
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--json",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["all"]["faces"] == 1
     assert main(["data", "formats"]) == 0
     assert "ferplus" in capsys.readouterr().out

@@ -1,8 +1,16 @@
 import pytest
 
 from balanced_fer.labels import (
-    AFFECTNET_CODES, CANONICAL_CLASSES, CKPLUS_CODES, FER2013_CODES, IGNORE, RAFDB_CODES, SEVEN_CLASSES,
-    canonical_name, ordered_classes, parse_class_map,
+    AFFECTNET_CODES,
+    CANONICAL_CLASSES,
+    CKPLUS_CODES,
+    FER2013_CODES,
+    IGNORE,
+    RAFDB_CODES,
+    SEVEN_CLASSES,
+    canonical_name,
+    ordered_classes,
+    parse_class_map,
 )
 
 
@@ -23,7 +31,10 @@ def test_published_code_tables():
     assert CKPLUS_CODES[2] == "contempt" and CKPLUS_CODES[7] == "surprise"
 
 
-@pytest.mark.parametrize("folder,expected", [("angry", "anger"), ("Happy", "happiness"), ("sad", "sadness"), ("SURPRISE", "surprise"), ("fear", "fear")])
+@pytest.mark.parametrize(
+    "folder,expected",
+    [("angry", "anger"), ("Happy", "happiness"), ("sad", "sadness"), ("SURPRISE", "surprise"), ("fear", "fear")],
+)
 def test_folder_aliases(folder, expected):
     assert canonical_name(folder) == expected
 

@@ -27,21 +27,38 @@ def _write_json(path: str | None, payload: dict) -> None:
 def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="dataset: PATH (format detected) or FORMAT:PATH, e.g. ferplus:data/ferplus")
     group = parser.add_argument_group("dataset options")
-    group.add_argument("--strict", action="store_true", help="stop at the first bad image or row instead of skipping it")
-    group.add_argument("--label-mode", choices=("majority", "plurality", "probability"), help="FER+ label rule (default majority)")
-    group.add_argument("--drop-single-votes", action="store_true", default=None, help="FER+: ignore emotions with one vote")
-    group.add_argument("--class-map", type=parse_class_map, metavar="NAME=EXPR,...", help="folder names to expressions (or 'ignore')")
+    group.add_argument(
+        "--strict", action="store_true", help="stop at the first bad image or row instead of skipping it"
+    )
+    group.add_argument(
+        "--label-mode", choices=("majority", "plurality", "probability"), help="FER+ label rule (default majority)"
+    )
+    group.add_argument(
+        "--drop-single-votes", action="store_true", default=None, help="FER+: ignore emotions with one vote"
+    )
+    group.add_argument(
+        "--class-map", type=parse_class_map, metavar="NAME=EXPR,...", help="folder names to expressions (or 'ignore')"
+    )
     group.add_argument("--peak-frames", type=int, help="CK+ sequences: last frames labelled (default 3)")
-    group.add_argument("--include-neutral", action="store_true", default=None, help="CK+ sequences: first frame as neutral")
-    group.add_argument("--cache-dir", type=Path, help="array cache folder (default $BFER_CACHE_DIR or ~/.cache/balanced-fer)")
+    group.add_argument(
+        "--include-neutral", action="store_true", default=None, help="CK+ sequences: first frame as neutral"
+    )
+    group.add_argument(
+        "--cache-dir", type=Path, help="array cache folder (default $BFER_CACHE_DIR or ~/.cache/balanced-fer)"
+    )
 
 
 def _open_dataset(args: argparse.Namespace):
     from .data import open_dataset
 
     return open_dataset(
-        args.spec, strict=args.strict or None, label_mode=args.label_mode, drop_single_votes=args.drop_single_votes,
-        class_map=args.class_map, peak_frames=args.peak_frames, include_neutral=args.include_neutral,
+        args.spec,
+        strict=args.strict or None,
+        label_mode=args.label_mode,
+        drop_single_votes=args.drop_single_votes,
+        class_map=args.class_map,
+        peak_frames=args.peak_frames,
+        include_neutral=args.include_neutral,
     )
 
 
@@ -50,8 +67,14 @@ def _cmd_data_stats(args: argparse.Namespace) -> int:
 
     dataset = _open_dataset(args)
     stats = dataset_stats(
-        dataset, size=args.size, head=args.head, tail=args.tail, blank_std=args.blank_std,
-        cache_dir=args.cache_dir, strict=args.strict, progress=not args.no_progress,
+        dataset,
+        size=args.size,
+        head=args.head,
+        tail=args.tail,
+        blank_std=args.blank_std,
+        cache_dir=args.cache_dir,
+        strict=args.strict,
+        progress=not args.no_progress,
     )
     print(format_stats(stats))
     chart = plot_counts(stats, Path(args.chart or f"{dataset.name}-class-counts.png"))
@@ -68,8 +91,14 @@ def _cmd_data_cache(args: argparse.Namespace) -> int:
     for split in args.split or dataset.splits:
         start = time.perf_counter()
         arrays = load_arrays(
-            dataset, split, args.size, args.channels, cache_dir=args.cache_dir, strict=args.strict,
-            rebuild=args.rebuild, progress=not args.no_progress,
+            dataset,
+            split,
+            args.size,
+            args.channels,
+            cache_dir=args.cache_dir,
+            strict=args.strict,
+            rebuild=args.rebuild,
+            progress=not args.no_progress,
         )
         seconds = time.perf_counter() - start
         print(f"{split}: {len(arrays):,} faces {arrays.images.shape[1:]} in {seconds:.2f} s -> {arrays.path}")
@@ -79,8 +108,8 @@ def _cmd_data_cache(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_subsets(args: argparse.Namespace) -> int:
-    from .imbalance.subsets import balanced_subsets
     from .data.stats import imbalance_ratio
+    from .imbalance.subsets import balanced_subsets
 
     dataset = _open_dataset(args)
     part = dataset.split(args.split)
@@ -93,9 +122,18 @@ def _cmd_data_subsets(args: argparse.Namespace) -> int:
     for c, name in enumerate(dataset.class_names):
         print(f"{name:<{width}}  {full[c]:>7,}  " + "  ".join(f"{s.counts[c]:>9,}" for s in subsets))
     print(f"{'total':<{width}}  {full.sum():>7,}  " + "  ".join(f"{len(s.indices):>9,}" for s in subsets))
-    print(f"{'max/min':<{width}}  {imbalance_ratio(full):>7.1f}  " + "  ".join(f"{s.imbalance_ratio:>9.1f}" for s in subsets))
-    _write_json(args.json, {"class_names": list(dataset.class_names), "full": full.tolist(),
-                            "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets]})
+    print(
+        f"{'max/min':<{width}}  {imbalance_ratio(full):>7.1f}  "
+        + "  ".join(f"{s.imbalance_ratio:>9.1f}" for s in subsets)
+    )
+    _write_json(
+        args.json,
+        {
+            "class_names": list(dataset.class_names),
+            "full": full.tolist(),
+            "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets],
+        },
+    )
     return 0
 
 
@@ -112,7 +150,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     for name in list_models(args.pattern):
         params = sum(p.numel() for p in create_model(name, num_classes=7, in_chans=1).parameters())
-        print(f"{name:<18} {params / 1e6:6.2f} M parameters (7 classes, grey), designed for {default_input_size(name)} px")
+        print(
+            f"{name:<18} {params / 1e6:6.2f} M parameters (7 classes, grey), designed for {default_input_size(name)} px"
+        )
     return 0
 
 
@@ -129,8 +169,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         summary = Trainer(recipe, out, resume=args.resume, progress=not args.no_progress).fit()
     if summary:
         v = summary["validation"]
-        print(f"{recipe.name}: best epoch {summary.get('best_epoch', 'last')}, validation accuracy {100 * v['accuracy']:.2f}%, "
-              f"mean class accuracy {100 * v['mean_class_accuracy']:.2f}%, macro-F1 {100 * v['macro_f1']:.2f}% -> {summary['checkpoint']}")
+        print(
+            f"{recipe.name}: best epoch {summary.get('best_epoch', 'last')}, validation accuracy {100 * v['accuracy']:.2f}%, "
+            f"mean class accuracy {100 * v['mean_class_accuracy']:.2f}%, macro-F1 {100 * v['macro_f1']:.2f}% -> {summary['checkpoint']}"
+        )
         _write_json(args.json, summary)
     return 0
 
@@ -140,8 +182,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .training.evaluate import evaluate_checkpoint
 
     dataset = _open_dataset(args)
-    result = evaluate_checkpoint(args.checkpoint, dataset, args.split, tta=args.tta, tau=args.post_hoc_tau,
-                                 cache_dir=args.cache_dir, progress=not args.no_progress)
+    result = evaluate_checkpoint(
+        args.checkpoint,
+        dataset,
+        args.split,
+        tta=args.tta,
+        tau=args.post_hoc_tau,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+    )
     title = f"{Path(args.checkpoint).name} on {dataset.name} {args.split}"
     print(to_markdown(result, title))
     if args.out:
@@ -155,8 +204,8 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
     from .evaluation import to_markdown
     from .training.checkpoint import load_checkpoint
     from .training.evaluate import evaluate_checkpoint
-    from .training.recipe import DecoupleConfig
     from .training.rebalance import decouple_checkpoint, validation_dataset
+    from .training.recipe import DecoupleConfig
 
     cfg = DecoupleConfig(method=args.method, epochs=args.epochs, lr=args.lr, tau=args.tau)
     out = decouple_checkpoint(args.checkpoint, args.out, cfg, progress=not args.no_progress)
@@ -169,18 +218,30 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bfer", description="balanced-fer: facial expression recognition that stays accurate on rare expressions.")
+    parser = argparse.ArgumentParser(
+        prog="bfer", description="balanced-fer: facial expression recognition that stays accurate on rare expressions."
+    )
     parser.add_argument("--version", action="version", version=f"balanced-fer {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    data = commands.add_parser("data", help="inspect and cache datasets").add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data = commands.add_parser("data", help="inspect and cache datasets").add_subparsers(
+        dest="data_command", required=True, metavar="ACTION"
+    )
     stats = data.add_parser("stats", help="class counts, imbalance, duplicates and blank images, with a chart")
     _add_dataset_arguments(stats)
-    stats.add_argument("--size", type=int, default=48, help="pixel size at which duplicates and blanks are found (default 48)")
-    stats.add_argument("--head", type=float, default=0.5, help="head classes have >= HEAD x the largest count (default 0.5)")
-    stats.add_argument("--tail", type=float, default=0.2, help="tail classes have < TAIL x the largest count (default 0.2)")
-    stats.add_argument("--blank-std", type=float, default=5.0, help="near-blank: pixel standard deviation below this (default 5)")
+    stats.add_argument(
+        "--size", type=int, default=48, help="pixel size at which duplicates and blanks are found (default 48)"
+    )
+    stats.add_argument(
+        "--head", type=float, default=0.5, help="head classes have >= HEAD x the largest count (default 0.5)"
+    )
+    stats.add_argument(
+        "--tail", type=float, default=0.2, help="tail classes have < TAIL x the largest count (default 0.2)"
+    )
+    stats.add_argument(
+        "--blank-std", type=float, default=5.0, help="near-blank: pixel standard deviation below this (default 5)"
+    )
     stats.add_argument("--chart", help="PNG bar chart path (default ./<dataset>-class-counts.png)")
     stats.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     stats.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -200,8 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_arguments(subsets)
     subsets.add_argument("--split", default="train")
     subsets.add_argument("--k", type=int, default=3, help="number of subsets (default 3)")
-    subsets.add_argument("--target", default="median", help="images per class: a number, median, mean or min (default median)")
-    subsets.add_argument("--max-upsample", type=float, default=3.0, help="tail classes repeated at most this many times (default 3)")
+    subsets.add_argument(
+        "--target", default="median", help="images per class: a number, median, mean or min (default median)"
+    )
+    subsets.add_argument(
+        "--max-upsample", type=float, default=3.0, help="tail classes repeated at most this many times (default 3)"
+    )
     subsets.add_argument("--seed", type=int, default=0)
     subsets.add_argument("--json", metavar="OUT", help="also write the counts as JSON")
     subsets.set_defaults(run=_cmd_data_subsets)
@@ -215,7 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model from a YAML recipe")
     train.add_argument("recipe", type=Path, help="recipe file, e.g. configs/fer2013_compact.yaml")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key, e.g. optim.lr=0.05 (repeatable)")
+    train.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a recipe key, e.g. optim.lr=0.05 (repeatable)"
+    )
     train.add_argument("--out", type=Path, help="run folder (default runs/<recipe name>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved epoch")
     train.add_argument("--json", metavar="OUT", help="also write the run summary as JSON")
@@ -227,13 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_arguments(evaluate)
     evaluate.add_argument("--split", default="val", help="split to evaluate (default val)")
     evaluate.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
-    evaluate.add_argument("--post-hoc-tau", type=float, help="post-hoc logit adjustment strength (default: the checkpoint's)")
+    evaluate.add_argument(
+        "--post-hoc-tau", type=float, help="post-hoc logit adjustment strength (default: the checkpoint's)"
+    )
     evaluate.add_argument("--out", help="folder for the JSON, Markdown and confusion-matrix PNG")
     evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_cmd_evaluate)
 
-    decouple = commands.add_parser("decouple", help="re-balance a checkpoint's classifier (cRT, tau-norm, LWS) on its training data")
+    decouple = commands.add_parser(
+        "decouple", help="re-balance a checkpoint's classifier (cRT, tau-norm, LWS) on its training data"
+    )
     decouple.add_argument("checkpoint", help="a .safetensors checkpoint written by bfer train")
     decouple.add_argument("--method", choices=("crt", "tau_norm", "lws"), required=True)
     decouple.add_argument("--out", type=Path, required=True, help="the new checkpoint")
@@ -248,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(format="bfer: %(levelname)s: %(message)s", level=logging.ERROR if args.quiet else logging.WARNING)
+    logging.basicConfig(
+        format="bfer: %(levelname)s: %(message)s", level=logging.ERROR if args.quiet else logging.WARNING
+    )
     try:
         return args.run(args)
     except BalancedFerError as err:

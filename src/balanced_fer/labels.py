@@ -41,7 +41,13 @@ ALIASES: dict[str, str] = {
 """Lower-case names seen in public dataset folders, mapped to canonical names."""
 
 FER2013_CODES: dict[int, str] = {
-    0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness", 5: "surprise", 6: "neutral",
+    0: "anger",
+    1: "disgust",
+    2: "fear",
+    3: "happiness",
+    4: "sadness",
+    5: "surprise",
+    6: "neutral",
 }
 """``emotion`` column of the original ``fer2013.csv``."""
 
@@ -49,18 +55,39 @@ FERPLUS_VOTE_COLUMNS: tuple[str, ...] = CANONICAL_CLASSES + ("unknown", "not_a_f
 """Order of the ten vote counts in FER+ ``label.csv`` and ``fer2013new.csv``."""
 
 RAFDB_CODES: dict[int, str] = {
-    1: "surprise", 2: "fear", 3: "disgust", 4: "happiness", 5: "sadness", 6: "anger", 7: "neutral",
+    1: "surprise",
+    2: "fear",
+    3: "disgust",
+    4: "happiness",
+    5: "sadness",
+    6: "anger",
+    7: "neutral",
 }
 """RAF-DB basic ``list_patition_label.txt`` codes."""
 
 AFFECTNET_CODES: dict[int, str] = {
-    0: "neutral", 1: "happiness", 2: "sadness", 3: "surprise", 4: "fear", 5: "disgust", 6: "anger",
-    7: "contempt", 8: IGNORE, 9: IGNORE, 10: IGNORE,
+    0: "neutral",
+    1: "happiness",
+    2: "sadness",
+    3: "surprise",
+    4: "fear",
+    5: "disgust",
+    6: "anger",
+    7: "contempt",
+    8: IGNORE,
+    9: IGNORE,
+    10: IGNORE,
 }
 """AffectNet ``expression`` codes; 8 none, 9 uncertain and 10 non-face are dropped."""
 
 CKPLUS_CODES: dict[int, str] = {
-    0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happiness", 6: "sadness",
+    0: "neutral",
+    1: "anger",
+    2: "contempt",
+    3: "disgust",
+    4: "fear",
+    5: "happiness",
+    6: "sadness",
     7: "surprise",
 }
 """CK+ ``Emotion/*_emotion.txt`` codes."""
@@ -88,8 +115,7 @@ def _check_target(target: str) -> str:
         return IGNORE
     if target not in ALIASES:
         raise ValueError(
-            f"class-map target {target!r} is not an expression; use one of "
-            f"{', '.join(CANONICAL_CLASSES)} or {IGNORE!r}"
+            f"class-map target {target!r} is not an expression; use one of {', '.join(CANONICAL_CLASSES)} or {IGNORE!r}"
         )
     return ALIASES[target]
 

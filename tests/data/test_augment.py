@@ -1,6 +1,12 @@
 import torch
 
-from balanced_fer.data.augment import AugmentConfig, augment_batch, center_crop, mix_batch, to_float
+from balanced_fer.data.augment import (
+    AugmentConfig,
+    augment_batch,
+    center_crop,
+    mix_batch,
+    to_float,
+)
 
 OFF = AugmentConfig(scale=0, translate=0, rotate=0, flip=0, brightness=0, contrast=0, erase=0)
 

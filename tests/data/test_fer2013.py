@@ -8,8 +8,24 @@ from balanced_fer.errors import DatasetError, ImageError
 from balanced_fer.labels import SEVEN_CLASSES
 
 OFFICIAL = {
-    "train": {"anger": 3995, "disgust": 436, "fear": 4097, "happiness": 7215, "neutral": 4965, "sadness": 4830, "surprise": 3171},
-    "val": {"anger": 467, "disgust": 56, "fear": 496, "happiness": 895, "neutral": 607, "sadness": 653, "surprise": 415},
+    "train": {
+        "anger": 3995,
+        "disgust": 436,
+        "fear": 4097,
+        "happiness": 7215,
+        "neutral": 4965,
+        "sadness": 4830,
+        "surprise": 3171,
+    },
+    "val": {
+        "anger": 467,
+        "disgust": 56,
+        "fear": 496,
+        "happiness": 895,
+        "neutral": 607,
+        "sadness": 653,
+        "surprise": 415,
+    },
 }
 
 
@@ -60,11 +76,14 @@ def test_malformed_csv_rows_are_skipped_with_one_warning(tmp_path, caplog):
     assert "skipped 3 bad rows" in caplog.text and f"{path}:3" in caplog.text
 
 
-@pytest.mark.parametrize("row,line_problem", [
-    ("9,{p},Training", "unknown emotion code '9'"),
-    ("1,{p}", "expected 3 fields, found 2"),
-    ("2,{p},Elsewhere", "unknown Usage 'Elsewhere'"),
-])
+@pytest.mark.parametrize(
+    "row,line_problem",
+    [
+        ("9,{p},Training", "unknown emotion code '9'"),
+        ("1,{p}", "expected 3 fields, found 2"),
+        ("2,{p},Elsewhere", "unknown Usage 'Elsewhere'"),
+    ],
+)
 def test_strict_names_the_bad_row(tmp_path, row, line_problem):
     pixels = " ".join(["7"] * 2304)
     path = _csv(tmp_path, [f"0,{pixels},Training", row.format(p=pixels)])

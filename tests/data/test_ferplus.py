@@ -40,14 +40,17 @@ def test_master_csv_resolves_images_in_the_split_folders(shared_datasets):
     assert "FER2013Valid" in dataset.split("val").samples[0].source
 
 
-@pytest.mark.parametrize("votes,mode,expected", [
-    ([6, 0, 0, 0, 4, 0, 0, 0, 0, 0], "majority", "neutral"),
-    ([5, 0, 0, 0, 5, 0, 0, 0, 0, 0], "majority", None),          # no strict majority
-    ([0, 0, 0, 0, 0, 0, 0, 0, 7, 3], "majority", None),          # unknown wins
-    ([4, 0, 0, 0, 3, 0, 0, 0, 3, 0], "plurality", "neutral"),
-    ([4, 4, 0, 0, 2, 0, 0, 0, 0, 0], "plurality", None),         # tie
-    ([1, 1, 1, 1, 1, 1, 1, 1, 1, 1], "majority", None),
-])
+@pytest.mark.parametrize(
+    "votes,mode,expected",
+    [
+        ([6, 0, 0, 0, 4, 0, 0, 0, 0, 0], "majority", "neutral"),
+        ([5, 0, 0, 0, 5, 0, 0, 0, 0, 0], "majority", None),  # no strict majority
+        ([0, 0, 0, 0, 0, 0, 0, 0, 7, 3], "majority", None),  # unknown wins
+        ([4, 0, 0, 0, 3, 0, 0, 0, 3, 0], "plurality", "neutral"),
+        ([4, 4, 0, 0, 2, 0, 0, 0, 0, 0], "plurality", None),  # tie
+        ([1, 1, 1, 1, 1, 1, 1, 1, 1, 1], "majority", None),
+    ],
+)
 def test_vote_rules(votes, mode, expected):
     target = ferplus_target([float(v) for v in votes], mode)
     assert (target is None) == (expected is None)
@@ -57,7 +60,7 @@ def test_vote_rules(votes, mode, expected):
 
 def test_outlier_removal_and_probability_rule():
     votes = [5.0, 0, 0, 0, 4, 0, 1, 0, 0, 0]
-    assert ferplus_target(votes, "majority") is None          # 5 of 10 is no majority
+    assert ferplus_target(votes, "majority") is None  # 5 of 10 is no majority
     assert ferplus_target(votes, "majority", drop_single_votes=True)[0] == 1.0  # 5 of 9
     soft = ferplus_target(votes, "probability")
     assert soft[0] == pytest.approx(5 / 9) and soft[4] == pytest.approx(4 / 9) and soft[6] == 0
@@ -71,12 +74,15 @@ def _write_ferplus(tmp_path, rows):
 
 
 def test_bad_label_rows(tmp_path):
-    root = _write_ferplus(tmp_path, [
-        'fer0000000.png,"(0, 0, 48, 48)",9,0,0,0,1,0,0,0,0,0',
-        'fer0000001.png,"(0, 0, 48, 48)",9,0,x,0,1,0,0,0,0,0',
-        'fer0000002.png,"0 0 48 48",9,0,0,0,1,0,0,0,0,0',
-        'fer0000003.png,9,0,0',
-    ])
+    root = _write_ferplus(
+        tmp_path,
+        [
+            'fer0000000.png,"(0, 0, 48, 48)",9,0,0,0,1,0,0,0,0,0',
+            'fer0000001.png,"(0, 0, 48, 48)",9,0,x,0,1,0,0,0,0,0',
+            'fer0000002.png,"0 0 48 48",9,0,0,0,1,0,0,0,0,0',
+            "fer0000003.png,9,0,0",
+        ],
+    )
     dataset = open_dataset(root)
     assert len(dataset) == 1 and dataset.splits == ["train"]
     with pytest.raises(DatasetError, match=r"label\.csv:2: vote counts"):

@@ -6,7 +6,6 @@ import pytest
 from balanced_fer.data import open_dataset
 from balanced_fer.errors import DatasetError
 from balanced_fer.labels import CANONICAL_CLASSES, SEVEN_CLASSES
-
 from helpers import write_face
 
 
@@ -26,7 +25,11 @@ def test_rafdb(rafdb):
     dataset = open_dataset(rafdb)
     assert dataset.format == "rafdb" and dataset.class_names == SEVEN_CLASSES
     assert [(s.split, dataset.class_names[s.label]) for s in dataset.samples] == [
-        ("train", "surprise"), ("train", "happiness"), ("test", "neutral"), ("test", "disgust")]
+        ("train", "surprise"),
+        ("train", "happiness"),
+        ("test", "neutral"),
+        ("test", "disgust"),
+    ]
     assert dataset.samples[0].source.endswith("Image/aligned/train_00001_aligned.jpg")
     assert dataset.samples[0].decode(channels=3).shape == (100, 100, 3)
 
@@ -45,7 +48,7 @@ def affectnet(tmp_path):
     rows = [
         "689/a.jpg,10,20,40,40,1;2,1,0.5,0.2",
         "689/b.jpg,0,0,64,64,1;2,7,0.1,0.1",
-        "690/c.jpg,0,0,64,64,1;2,9,0,0",   # uncertain: dropped
+        "690/c.jpg,0,0,64,64,1;2,9,0,0",  # uncertain: dropped
         "690/d.jpg,0,0,64,64,1;2,10,0,0",  # non-face: dropped
     ]
     (tmp_path / "training.csv").write_text(header + "\n".join(rows) + "\n")
@@ -59,7 +62,10 @@ def test_affectnet_codes_splits_and_crop(affectnet):
     dataset = open_dataset(affectnet)
     assert dataset.format == "affectnet" and dataset.class_names == CANONICAL_CLASSES
     assert [(s.split, dataset.class_names[s.label]) for s in dataset.samples] == [
-        ("train", "happiness"), ("train", "contempt"), ("val", "disgust")]
+        ("train", "happiness"),
+        ("train", "contempt"),
+        ("val", "disgust"),
+    ]
     face = dataset.samples[0].decode(channels=3)
     assert face.shape == (40, 40, 3)  # cropped by the face box
 
@@ -93,8 +99,12 @@ def test_ckplus_sequences_take_peak_frames(tmp_path):
     assert dataset.class_names == ("neutral", "happiness", "disgust")
     names = [(s.source.rsplit("/", 1)[1], dataset.class_names[s.label]) for s in dataset.samples]
     assert names == [
-        ("S005_001_00000004.png", "disgust"), ("S005_001_00000005.png", "disgust"), ("S005_001_00000001.png", "neutral"),
-        ("S010_002_00000004.png", "happiness"), ("S010_002_00000005.png", "happiness"), ("S010_002_00000001.png", "neutral"),
+        ("S005_001_00000004.png", "disgust"),
+        ("S005_001_00000005.png", "disgust"),
+        ("S005_001_00000001.png", "neutral"),
+        ("S010_002_00000004.png", "happiness"),
+        ("S010_002_00000005.png", "happiness"),
+        ("S010_002_00000001.png", "neutral"),
     ]
     with pytest.raises(DatasetError, match="peak_frames must be at least 1"):
         open_dataset(tmp_path, peak_frames=0)
@@ -104,7 +114,9 @@ def test_folder_with_class_map_and_ignored_folder(tmp_path):
     for split in ("train", "valid"):
         for i, cls in enumerate(["elated", "Neutral", "junk"]):
             write_face(tmp_path / split / cls / f"{i}.png", i)
-    with pytest.raises(DatasetError, match=r"folder name\(s\) 'elated', 'junk' are not known expressions; map them with --class-map"):
+    with pytest.raises(
+        DatasetError, match=r"folder name\(s\) 'elated', 'junk' are not known expressions; map them with --class-map"
+    ):
         open_dataset(tmp_path)
     dataset = open_dataset(tmp_path, class_map={"elated": "happiness", "junk": "ignore"})
     assert dataset.format == "folder" and dataset.class_names == ("neutral", "happiness")

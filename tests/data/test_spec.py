@@ -21,7 +21,9 @@ def test_detects_the_real_datasets(shared_datasets):
 def test_forced_format_reads_the_ferplus_images_as_a_folder(shared_datasets):
     # FER+ folders hold flat PNGs with no class folders: forcing 'folder' says what is wrong
     with pytest.raises(DatasetError, match="no images found"):
-        open_dataset(f"folder:{shared_datasets / 'ferplus'}", class_map={"FER2013Train": "ignore", "FER2013Valid": "ignore"})
+        open_dataset(
+            f"folder:{shared_datasets / 'ferplus'}", class_map={"FER2013Train": "ignore", "FER2013Valid": "ignore"}
+        )
 
 
 def test_missing_path_and_unknown_option(tmp_path):

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from balanced_fer.data import open_dataset
-from balanced_fer.data.stats import dataset_stats, format_stats, frequency_groups, imbalance_ratio, plot_counts
+from balanced_fer.data.stats import (
+    dataset_stats,
+    format_stats,
+    frequency_groups,
+    imbalance_ratio,
+    plot_counts,
+)
 from helpers import write_face
 
 

@@ -16,14 +16,31 @@ import torch
 import yaml
 
 from balanced_fer.cli import main
-from balanced_fer.dbl import OwnershipMasks, cubic_sparsity, prunable_weights, prune_owned
+from balanced_fer.dbl import (
+    OwnershipMasks,
+    cubic_sparsity,
+    prunable_weights,
+    prune_owned,
+)
 from balanced_fer.imbalance.subsets import balanced_subsets
 from balanced_fer.models import create_model
 from balanced_fer.training import load_checkpoint, load_model
 from helpers import write_toy_faces
 
-DBL = ["--set", "dbl.k=2", "--set", "dbl.task_epochs=2", "--set", "dbl.retrain_epochs=1", "--set", "dbl.final_epochs=2",
-       "--set", "dbl.final_sparsity=0.3", "--set", "dbl.prune=0.5"]
+DBL = [
+    "--set",
+    "dbl.k=2",
+    "--set",
+    "dbl.task_epochs=2",
+    "--set",
+    "dbl.retrain_epochs=1",
+    "--set",
+    "dbl.final_epochs=2",
+    "--set",
+    "dbl.final_sparsity=0.3",
+    "--set",
+    "dbl.prune=0.5",
+]
 
 
 def test_subsets_keep_the_tail_and_draw_the_head():
@@ -40,7 +57,7 @@ def test_subsets_keep_the_tail_and_draw_the_head():
 
 def test_cubic_schedule():
     assert cubic_sparsity(0.0, 0.0, 0.8) == 0.0 and cubic_sparsity(1.0, 0.0, 0.8) == pytest.approx(0.8)
-    assert cubic_sparsity(0.5, 0.0, 0.8) == pytest.approx(0.8 * (1 - 0.5 ** 3))
+    assert cubic_sparsity(0.5, 0.0, 0.8) == pytest.approx(0.8 * (1 - 0.5**3))
     assert cubic_sparsity(2.0, 0.0, 0.8) == pytest.approx(0.8)
 
 
@@ -67,9 +84,14 @@ def test_masks_and_pruning_on_a_model():
 def toy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dbl")
     write_toy_faces(root / "faces", {"happy": 48, "sad": 24, "fear": 8}, size=24)
-    recipe = {"name": "toy_dbl", "data": {"train": str(root / "faces"), "size": 24, "input_size": 20},
-              "model": {"name": "vgg_compact_s"}, "loss": {"name": "weighted_ce", "kwargs": {"scheme": "dbl"}},
-              "optim": {"lr": 0.05, "batch_size": 16}, "eval": {"batch_size": 64}}
+    recipe = {
+        "name": "toy_dbl",
+        "data": {"train": str(root / "faces"), "size": 24, "input_size": 20},
+        "model": {"name": "vgg_compact_s"},
+        "loss": {"name": "weighted_ce", "kwargs": {"scheme": "dbl"}},
+        "optim": {"lr": 0.05, "batch_size": 16},
+        "eval": {"batch_size": 64},
+    }
     (root / "toy.yaml").write_text(yaml.safe_dump(recipe))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BFER_CACHE_DIR", str(root / "cache"))
@@ -77,7 +99,17 @@ def toy(tmp_path_factory) -> Path:
 
 
 def train_command(toy: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "balanced_fer.cli", "train", str(toy / "toy.yaml"), "--out", str(out), "--no-progress", *DBL]
+    return [
+        sys.executable,
+        "-m",
+        "balanced_fer.cli",
+        "train",
+        str(toy / "toy.yaml"),
+        "--out",
+        str(out),
+        "--no-progress",
+        *DBL,
+    ]
 
 
 def one_thread() -> dict[str, str]:
@@ -95,7 +127,7 @@ def dbl_run(toy) -> Path:
 
 def phase_masks(run: Path, phase: str) -> dict[str, torch.Tensor]:
     tensors, _ = load_checkpoint(run / phase / "last.safetensors")
-    return {k[len("hooks.owner."):]: v for k, v in tensors.items() if k.startswith("hooks.owner.")}
+    return {k[len("hooks.owner.") :]: v for k, v in tensors.items() if k.startswith("hooks.owner.")}
 
 
 def phase_weights(run: Path, phase: str) -> dict[str, torch.Tensor]:
@@ -106,8 +138,8 @@ def test_masks_of_tasks_never_overlap_and_later_tasks_take_only_free_weights(dbl
     after1, after2 = phase_masks(dbl_run, "task1_retrain"), phase_masks(dbl_run, "task2_retrain")
     for name in after1:
         assert set(after2[name].unique().tolist()) <= {0, 1, 2}
-        assert ((after2[name] == 2) <= (after1[name] == 0)).all()   # task 2 only took what task 1 released
-        assert torch.equal(after2[name] == 1, after1[name] == 1)     # task 1 kept everything it had
+        assert ((after2[name] == 2) <= (after1[name] == 0)).all()  # task 2 only took what task 1 released
+        assert torch.equal(after2[name] == 1, after1[name] == 1)  # task 1 kept everything it had
 
 
 def test_earlier_task_weights_are_bit_identical_after_a_later_task(dbl_run):
@@ -140,7 +172,12 @@ def test_final_model_is_a_plain_dense_model_with_one_head(dbl_run, toy):
     assert meta["dbl"]["subsets"][0]["counts"] == [24, 24, 24] and len(meta["dbl"]["phases"]) == 5
     assert json.loads((dbl_run / "summary.json").read_text())["validation"]["accuracy"] > 0
     report = toy / "eval.json"
-    assert main(["evaluate", str(dbl_run / "final.safetensors"), str(toy / "faces"), "--json", str(report), "--no-progress"]) == 0
+    assert (
+        main(
+            ["evaluate", str(dbl_run / "final.safetensors"), str(toy / "faces"), "--json", str(report), "--no-progress"]
+        )
+        == 0
+    )
     assert json.loads(report.read_text())["num_samples"] == 28
 
 

@@ -3,7 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from balanced_fer.evaluation import evaluate_predictions, expected_calibration_error, save_evaluation, to_markdown
+from balanced_fer.evaluation import (
+    evaluate_predictions,
+    expected_calibration_error,
+    save_evaluation,
+    to_markdown,
+)
 
 CLASSES = ["a", "b", "c"]
 TARGETS = [0, 0, 0, 1, 1, 2]
@@ -14,8 +19,15 @@ def test_hand_checked_figures():
     result = evaluate_predictions(TARGETS, CLASSES, predictions=PREDICTIONS, bootstrap_rounds=200)
     assert result.accuracy == pytest.approx(4 / 6)
     assert result.mean_class_accuracy == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
-    assert result.per_class["a"] == {"precision": pytest.approx(2 / 3), "recall": pytest.approx(2 / 3), "f1": pytest.approx(2 / 3), "support": 3}
-    assert result.per_class["b"]["precision"] == pytest.approx(1 / 2) and result.per_class["b"]["recall"] == pytest.approx(1 / 2)
+    assert result.per_class["a"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": pytest.approx(2 / 3),
+        "f1": pytest.approx(2 / 3),
+        "support": 3,
+    }
+    assert result.per_class["b"]["precision"] == pytest.approx(1 / 2) and result.per_class["b"][
+        "recall"
+    ] == pytest.approx(1 / 2)
     assert result.macro_f1 == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
     assert result.confusion_matrix == [[2, 1, 0], [1, 1, 0], [0, 0, 1]]
     assert result.confusion_matrix_normalized[0] == pytest.approx([2 / 3, 1 / 3, 0])
@@ -51,23 +63,34 @@ def test_probabilities_give_ece_and_nll():
 
 
 def test_group_accuracy_from_train_counts():
-    result = evaluate_predictions(TARGETS, CLASSES, predictions=PREDICTIONS, train_counts=[1000, 400, 50], bootstrap_rounds=10)
-    assert result.group_accuracy == {"head": pytest.approx(2 / 3), "medium": pytest.approx(1 / 2), "tail": pytest.approx(1.0)}
+    result = evaluate_predictions(
+        TARGETS, CLASSES, predictions=PREDICTIONS, train_counts=[1000, 400, 50], bootstrap_rounds=10
+    )
+    assert result.group_accuracy == {
+        "head": pytest.approx(2 / 3),
+        "medium": pytest.approx(1 / 2),
+        "tail": pytest.approx(1.0),
+    }
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({}, "give predictions or probabilities"),
-    ({"predictions": [0, 1]}, "as many predictions as targets"),
-    ({"predictions": [0, 0, 0, 1, 1, 5]}, "labels must lie in 0..2"),
-    ({"probabilities": np.ones((6, 2))}, "probabilities must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({}, "give predictions or probabilities"),
+        ({"predictions": [0, 1]}, "as many predictions as targets"),
+        ({"predictions": [0, 0, 0, 1, 1, 5]}, "labels must lie in 0..2"),
+        ({"probabilities": np.ones((6, 2))}, "probabilities must be"),
+    ],
+)
 def test_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         evaluate_predictions(TARGETS, CLASSES, **kwargs)
 
 
 def test_reports(tmp_path):
-    result = evaluate_predictions(TARGETS, CLASSES, predictions=PREDICTIONS, train_counts=[10, 5, 1], bootstrap_rounds=10)
+    result = evaluate_predictions(
+        TARGETS, CLASSES, predictions=PREDICTIONS, train_counts=[10, 5, 1], bootstrap_rounds=10
+    )
     paths = save_evaluation(result, tmp_path, stem="val")
     payload = json.loads(paths["json"].read_text())
     for key in ("accuracy", "mean_class_accuracy", "macro_f1", "per_class", "confusion_matrix", "ece", "ci95"):

@@ -53,5 +53,10 @@ def test_decoupling_keeps_the_architecture(method):
 def test_unknown_method():
     model = create_model("vgg_compact_s", num_classes=3)
     with pytest.raises(BalancedFerError, match="unknown decoupling method"):
-        decouple_classifier(model, np.zeros((1, 48, 48, 1), np.uint8), np.zeros(1, int), DEFAULT_PREPROCESSING,
-                            SimpleNamespace(method="xyz"))
+        decouple_classifier(
+            model,
+            np.zeros((1, 48, 48, 1), np.uint8),
+            np.zeros(1, int),
+            DEFAULT_PREPROCESSING,
+            SimpleNamespace(method="xyz"),
+        )

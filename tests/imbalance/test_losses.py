@@ -26,7 +26,7 @@ def test_class_weights():
     assert torch.allclose(w, torch.tensor([2 / 11, 20 / 11]))
     assert torch.allclose(class_weights([100, 10], "dbl"), torch.tensor([0.1, 10.0]) / 5.05)
     eff = class_weights([100, 10], "effective", beta=0.99)
-    raw = np.array([(1 - 0.99) / (1 - 0.99 ** 100), (1 - 0.99) / (1 - 0.99 ** 10)])
+    raw = np.array([(1 - 0.99) / (1 - 0.99**100), (1 - 0.99) / (1 - 0.99**10)])
     assert torch.allclose(eff, torch.tensor(raw / raw.mean(), dtype=torch.float32))
     with pytest.raises(BalancedFerError):
         class_weights([1, 2], "nope")

@@ -22,9 +22,9 @@ def test_output_shapes_and_gradients_reach_both_modules():
     logits = model(x)
     assert logits.shape == (8, 7)
     logits.logsumexp(1).sum().backward()
-    assert model.alpha.grad is not None and model.alpha.grad.abs() > 0                     # SAF
-    assert model.afa.channel[0].weight.grad.abs().sum() > 0                                # AFA, channel
-    assert model.afa.spatial[0].weight.grad.abs().sum() > 0                                # AFA, spatial
+    assert model.alpha.grad is not None and model.alpha.grad.abs() > 0  # SAF
+    assert model.afa.channel[0].weight.grad.abs().sum() > 0  # AFA, channel
+    assert model.afa.spatial[0].weight.grad.abs().sum() > 0  # AFA, spatial
     assert model.backbone.stem[0].weight.grad.abs().sum() > 0
     assert model.shared_running.shape == (1, model.num_features, 6, 6)
 
@@ -34,7 +34,7 @@ def test_eval_scores_do_not_depend_on_the_batch(shared_eval):
     model = trained_rasn(shared_eval=shared_eval)
     faces = torch.randn(6, 1, 44, 44)
     with torch.no_grad():
-        alone = torch.cat([model(faces[i:i + 1]) for i in range(6)])
+        alone = torch.cat([model(faces[i : i + 1]) for i in range(6)])
         together = model(faces)
         with_others = model(torch.cat([faces, torch.randn(10, 1, 44, 44)]))[:6]
     assert torch.allclose(alone, together, atol=1e-5) and torch.allclose(alone, with_others, atol=1e-5)

@@ -4,8 +4,14 @@ import pytest
 import torch
 
 from balanced_fer.errors import BalancedFerError
-from balanced_fer.models import create_model, default_input_size, list_models, load_pretrained
+from balanced_fer.models import (
+    create_model,
+    default_input_size,
+    list_models,
+    load_pretrained,
+)
 from balanced_fer.training.checkpoint import load_model, model_meta, save_checkpoint
+
 
 def _kwargs(name: str) -> dict:
     """Small-input variants of the 112 px models, so the registry-wide tests stay fast."""
@@ -41,8 +47,11 @@ def test_checkpoint_round_trip(name, tmp_path):
     model = create_model(name, num_classes=5, in_chans=1, **kwargs)
     model(_input(name, 1))  # one training step's worth of running statistics
     model.eval()
-    path = save_checkpoint(tmp_path / "m.safetensors", model.state_dict(),
-                           {"model": model_meta(name, kwargs, 5, 1), "class_names": list("abcde")})
+    path = save_checkpoint(
+        tmp_path / "m.safetensors",
+        model.state_dict(),
+        {"model": model_meta(name, kwargs, 5, 1), "class_names": list("abcde")},
+    )
     loaded, meta = load_model(path)
     x = _input(name, 1)
     assert torch.equal(model(x), loaded(x)) and meta["class_names"] == list("abcde")
@@ -53,8 +62,15 @@ def test_resnets_match_torchvision(name, params):
     model = create_model(name, num_classes=1000, in_chans=3)
     assert sum(p.numel() for p in model.parameters()) == params
     keys = set(model.state_dict())
-    assert {"conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight",
-            "layer2.0.downsample.1.running_var", "fc.weight", "fc.bias"} <= keys
+    assert {
+        "conv1.weight",
+        "bn1.running_mean",
+        "layer1.0.conv1.weight",
+        "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.running_var",
+        "fc.weight",
+        "fc.bias",
+    } <= keys
 
 
 def test_pretrained_from_a_local_file(tmp_path):

@@ -46,8 +46,14 @@ def isolated_cache(tmp_path, monkeypatch):
 
 def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-m", "balanced_fer.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "balanced_fer.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -57,10 +63,33 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", str(toy_recipe), "--out", str(out), "--no-progress", "--set", "decouple.method=crt",
-                 "--json", str(tmp_path / "summary.json")]) == 0
-    for name in ("best.safetensors", "last.safetensors", "final.safetensors", "metrics.jsonl", "curves.png", "recipe.yaml",
-                 "eval/val.json", "eval/val.md", "eval/val_confusion.png"):
+    assert (
+        main(
+            [
+                "train",
+                str(toy_recipe),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--set",
+                "decouple.method=crt",
+                "--json",
+                str(tmp_path / "summary.json"),
+            ]
+        )
+        == 0
+    )
+    for name in (
+        "best.safetensors",
+        "last.safetensors",
+        "final.safetensors",
+        "metrics.jsonl",
+        "curves.png",
+        "recipe.yaml",
+        "eval/val.json",
+        "eval/val.md",
+        "eval/val_confusion.png",
+    ):
         assert (out / name).is_file(), name
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and rows[-1]["train_loss"] < rows[0]["train_loss"]
@@ -71,15 +100,51 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
     assert summary["validation"]["accuracy"] > 0.5  # the toy classes are easy to tell apart
     report = tmp_path / "eval.json"
     spec = yaml.safe_load(toy_recipe.read_text())["data"]["train"]
-    assert main(["evaluate", str(out / "final.safetensors"), spec, "--split", "val", "--tta", "flip",
-                 "--json", str(report), "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out / "final.safetensors"),
+                spec,
+                "--split",
+                "val",
+                "--tta",
+                "flip",
+                "--json",
+                str(report),
+                "--out",
+                str(tmp_path / "eval"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     figures = json.loads(report.read_text())
     assert figures["num_samples"] == 4 + 8 + 16 and 0 <= figures["mean_class_accuracy"] <= 1
     assert "mean class accuracy" in capsys.readouterr().out
     lws = tmp_path / "lws.safetensors"
-    assert main(["decouple", str(out / "final.safetensors"), "--method", "lws", "--epochs", "2", "--out", str(lws),
-                 "--json", str(tmp_path / "lws.json"), "--no-progress"]) == 0
-    assert load_checkpoint(lws)[1]["decoupled"] == "lws" and json.loads((tmp_path / "lws.json").read_text())["num_samples"] == 28
+    assert (
+        main(
+            [
+                "decouple",
+                str(out / "final.safetensors"),
+                "--method",
+                "lws",
+                "--epochs",
+                "2",
+                "--out",
+                str(lws),
+                "--json",
+                str(tmp_path / "lws.json"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        load_checkpoint(lws)[1]["decoupled"] == "lws"
+        and json.loads((tmp_path / "lws.json").read_text())["num_samples"] == 28
+    )
     assert main(["models", "vgg*"]) == 0 and "vgg_compact_s" in capsys.readouterr().out
     # a second run into the same folder would overwrite work: refused
     assert main(["train", str(toy_recipe), "--out", str(out), "--no-progress"]) == 2
@@ -115,10 +180,30 @@ def test_two_process_ddp_on_cpu(toy_recipe, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = tmp_path / "ddp"
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(_free_port()), "-m", "balanced_fer.cli", "train", str(toy_recipe), "--out", str(out),
-         "--no-progress", "--set", "schedule.epochs=2"],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "balanced_fer.cli",
+            "train",
+            str(toy_recipe),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--set",
+            "schedule.epochs=2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "final.safetensors").is_file()

@@ -6,5 +6,12 @@ from .formats import FORMATS
 from .spec import detect_format, open_dataset, parse_spec
 
 __all__ = [
-    "FORMATS", "FaceArrays", "FaceDataset", "Sample", "detect_format", "load_arrays", "open_dataset", "parse_spec",
+    "FORMATS",
+    "FaceArrays",
+    "FaceDataset",
+    "Sample",
+    "detect_format",
+    "load_arrays",
+    "open_dataset",
+    "parse_spec",
 ]

@@ -19,17 +19,17 @@ import torch.nn.functional as F
 class AugmentConfig:
     """Augmentation strengths; zero turns a transform off."""
 
-    scale: float = 0.15          # zoom in/out by up to this fraction
-    translate: float = 0.1       # shift by up to this fraction of the size
-    rotate: float = 10.0         # degrees
-    flip: float = 0.5            # probability of a horizontal flip
-    brightness: float = 0.25     # additive, fraction of full range
-    contrast: float = 0.25       # multiplicative around the image mean
-    erase: float = 0.25          # probability of erasing one random rectangle
+    scale: float = 0.15  # zoom in/out by up to this fraction
+    translate: float = 0.1  # shift by up to this fraction of the size
+    rotate: float = 10.0  # degrees
+    flip: float = 0.5  # probability of a horizontal flip
+    brightness: float = 0.25  # additive, fraction of full range
+    contrast: float = 0.25  # multiplicative around the image mean
+    erase: float = 0.25  # probability of erasing one random rectangle
     erase_area: tuple[float, float] = (0.02, 0.2)
-    mixup: float = 0.0           # Beta(alpha, alpha) parameter; 0 = off
-    cutmix: float = 0.0          # Beta(alpha, alpha) parameter; 0 = off
-    mix_prob: float = 0.5        # probability that a batch is mixed when mixup / cutmix is on
+    mixup: float = 0.0  # Beta(alpha, alpha) parameter; 0 = off
+    cutmix: float = 0.0  # Beta(alpha, alpha) parameter; 0 = off
+    mix_prob: float = 0.5  # probability that a batch is mixed when mixup / cutmix is on
 
 
 def to_float(images: torch.Tensor, mean: float = 0.5, std: float = 0.25) -> torch.Tensor:
@@ -45,7 +45,7 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     if h < size or w < size:
         return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     top, left = (h - size) // 2, (w - size) // 2
-    return x[..., top:top + size, left:left + size]
+    return x[..., top : top + size, left : left + size]
 
 
 def augment_batch(x: torch.Tensor, size: int, cfg: AugmentConfig) -> torch.Tensor:
@@ -88,8 +88,12 @@ def _erase(x: torch.Tensor, cfg: AugmentConfig, uniform) -> torch.Tensor:
     left = uniform(0, 1) * (w - ew)
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
-    inside = (rows >= top.view(n, 1, 1)) & (rows < (top + eh).view(n, 1, 1)) & \
-             (cols >= left.view(n, 1, 1)) & (cols < (left + ew).view(n, 1, 1))
+    inside = (
+        (rows >= top.view(n, 1, 1))
+        & (rows < (top + eh).view(n, 1, 1))
+        & (cols >= left.view(n, 1, 1))
+        & (cols < (left + ew).view(n, 1, 1))
+    )
     active = (uniform(0, 1) < cfg.erase).view(n, 1, 1)
     return torch.where((inside & active).unsqueeze(1), uniform(-2, 2, tuple(x.shape)), x)
 

@@ -104,8 +104,14 @@ def _entry_name(part: FaceDataset, split: str, size: int, channels: int) -> tupl
 
 
 def _build(
-    part: FaceDataset, entry: Path, size: int, channels: int, strict: bool, workers: int | None,
-    progress: bool, description: str,
+    part: FaceDataset,
+    entry: Path,
+    size: int,
+    channels: int,
+    strict: bool,
+    workers: int | None,
+    progress: bool,
+    description: str,
 ) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
@@ -127,9 +133,10 @@ def _build(
                     errors.append((i, str(err)))
             return errors
 
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, tqdm(
-            total=len(samples), desc=description, unit="img", disable=not progress, leave=False
-        ) as bar:
+        with (
+            ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool,
+            tqdm(total=len(samples), desc=description, unit="img", disable=not progress, leave=False) as bar,
+        ):
             for start, errors in zip(range(0, len(samples), CHUNK), pool.map(work, range(0, len(samples), CHUNK))):
                 for i, message in errors:
                     failed.append(i)

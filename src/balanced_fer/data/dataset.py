@@ -77,9 +77,7 @@ def _decode_csv_pixels(sample: Sample) -> np.ndarray:
         raise ImageError(f"{sample.source}: pixels are not space-separated integers") from None
     side = int(round(len(values) ** 0.5))
     if side == 0 or side * side != len(values) or values.min() < 0 or values.max() > 255:
-        raise ImageError(
-            f"{sample.source}: expected a square image of 0-255 values, got {len(values)} values"
-        )
+        raise ImageError(f"{sample.source}: expected a square image of 0-255 values, got {len(values)} values")
     return values.astype(np.uint8).reshape(side, side)
 
 
@@ -114,8 +112,7 @@ class FaceDataset:
             return self
         if name not in self.splits:
             raise DatasetError(
-                f"{self.root}: no split {name!r} in this {self.format} dataset "
-                f"(available: {', '.join(self.splits)})"
+                f"{self.root}: no split {name!r} in this {self.format} dataset (available: {', '.join(self.splits)})"
             )
         return replace(self, samples=[s for s in self.samples if s.split == name])
 

@@ -33,7 +33,11 @@ class Problems:
         shown = "; ".join(self.items[:3]) + (" ..." if len(self.items) > 3 else "")
         log.warning(
             "%s: skipped %d bad %s%s (use --strict to stop at the first): %s",
-            context, len(self.items), self.kind, "" if len(self.items) == 1 else "s", shown,
+            context,
+            len(self.items),
+            self.kind,
+            "" if len(self.items) == 1 else "s",
+            shown,
         )
 
 
@@ -55,8 +59,7 @@ def read_csv_rows(
             missing = [c for c in required if c not in columns]
             if missing:
                 raise DatasetError(
-                    f"{path}: header lacks column(s) {', '.join(missing)} "
-                    f"(found: {', '.join(columns) or 'nothing'})"
+                    f"{path}: header lacks column(s) {', '.join(missing)} (found: {', '.join(columns) or 'nothing'})"
                 )
         for row in reader:
             if not row:

@@ -157,19 +157,24 @@ def format_stats(stats: DatasetStats) -> str:
             f"{name:<{width}}  " + "  ".join(f"{stats.counts[s][i]:>8,}" for s in splits) + f"  {stats.groups[name]}"
         )
     lines.append(f"{'total':<{width}}  " + "  ".join(f"{sum(stats.counts[s]):>8,}" for s in splits))
-    lines.append(
-        f"{'max/min':<{width}}  " + "  ".join(f"{stats.imbalance_ratio[s]:>8.1f}" for s in splits)
-    )
+    lines.append(f"{'max/min':<{width}}  " + "  ".join(f"{stats.imbalance_ratio[s]:>8.1f}" for s in splits))
     lines.append("")
-    for title, report in (("byte-identical files", stats.exact_duplicates), (f"pixel-identical at {stats.image_size} px", stats.pixel_duplicates)):
+    for title, report in (
+        ("byte-identical files", stats.exact_duplicates),
+        (f"pixel-identical at {stats.image_size} px", stats.pixel_duplicates),
+    ):
         within = ", ".join(f"{k} {v}" for k, v in report.within_split.items()) or "none"
-        across = ", ".join(f"{k.replace('~', ' with a twin in ')} {v}" for k, v in report.across_splits.items()) or "none"
+        across = (
+            ", ".join(f"{k.replace('~', ' with a twin in ')} {v}" for k, v in report.across_splits.items()) or "none"
+        )
         lines.append(
             f"duplicates, {title}: {report.groups} groups ({report.redundant_images} redundant images); "
             f"within splits: {within}; across splits: {across}; "
             f"conflicting labels: {report.conflicting_groups} groups ({report.conflicting_images} images)"
         )
-    lines.append(f"near-blank images: {len(stats.near_blank)}" + (f" (e.g. {stats.near_blank[0]})" if stats.near_blank else ""))
+    lines.append(
+        f"near-blank images: {len(stats.near_blank)}" + (f" (e.g. {stats.near_blank[0]})" if stats.near_blank else "")
+    )
     if stats.unreadable:
         lines.append(f"unreadable images skipped: {len(stats.unreadable)} (e.g. {stats.unreadable[0]})")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import BalancedFerError
+from ..evaluation import save_evaluation
 from ..imbalance.subsets import balanced_subsets
 from ..models import create_model
 from ..training.checkpoint import load_checkpoint, save_checkpoint
@@ -29,7 +30,6 @@ from ..training.evaluate import evaluate_checkpoint
 from ..training.rebalance import validation_dataset
 from ..training.recipe import Recipe
 from ..training.trainer import Trainer, TrainerHooks, TrainingData, load_training_data
-from ..evaluation import save_evaluation
 from .masks import OwnershipMasks, prunable_weights
 from .pruning import cubic_sparsity, prune_owned
 
@@ -39,8 +39,8 @@ log = logging.getLogger("balanced_fer")
 @dataclass(frozen=True)
 class Phase:
     name: str
-    mode: str                 # train, retrain or final
-    task: int                 # 1..K, or K + 1 for the final stage
+    mode: str  # train, retrain or final
+    task: int  # 1..K, or K + 1 for the final stage
     epochs: int
 
 
@@ -48,14 +48,19 @@ def phases(recipe: Recipe) -> list[Phase]:
     cfg = recipe.dbl
     out = []
     for t in range(1, cfg.k + 1):
-        out += [Phase(f"task{t}_train", "train", t, cfg.task_epochs), Phase(f"task{t}_retrain", "retrain", t, cfg.retrain_epochs)]
+        out += [
+            Phase(f"task{t}_train", "train", t, cfg.task_epochs),
+            Phase(f"task{t}_retrain", "retrain", t, cfg.retrain_epochs),
+        ]
     return out + [Phase("final", "final", cfg.k + 1, cfg.final_epochs)]
 
 
 class PhaseHooks(TrainerHooks):
     """What one DBL phase changes in the training loop."""
 
-    def __init__(self, recipe: Recipe, phase: Phase, masks: OwnershipMasks, rows: np.ndarray | None, start: Path | None):
+    def __init__(
+        self, recipe: Recipe, phase: Phase, masks: OwnershipMasks, rows: np.ndarray | None, start: Path | None
+    ):
         self.cfg, self.phase, self.masks, self.rows, self.start = recipe.dbl, phase, masks, rows, start
         self.weight_decay = recipe.optim.weight_decay
         k = recipe.dbl.k
@@ -103,8 +108,9 @@ class PhaseHooks(TrainerHooks):
 
     def after_step(self, trainer: Trainer) -> None:
         mode = self.phase.mode
-        gradual = (mode == "train" and self.cfg.prune_schedule == "gradual" and self.cfg.prune > 0) or \
-                  (mode == "final" and self.cfg.final_sparsity > 0 and self.tasks)
+        gradual = (mode == "train" and self.cfg.prune_schedule == "gradual" and self.cfg.prune > 0) or (
+            mode == "final" and self.cfg.final_sparsity > 0 and self.tasks
+        )
         if not gradual:
             return
         total = self.phase.epochs * trainer.steps_per_epoch
@@ -133,10 +139,12 @@ class PhaseHooks(TrainerHooks):
 
 def _phase_recipe(recipe: Recipe, phase: Phase) -> Recipe:
     return dataclasses.replace(
-        recipe, name=f"{recipe.name}/{phase.name}",
+        recipe,
+        name=f"{recipe.name}/{phase.name}",
         schedule=dataclasses.replace(recipe.schedule, epochs=phase.epochs),
         eval=dataclasses.replace(recipe.eval, select_metric="last"),
-        decouple=dataclasses.replace(recipe.decouple, method=None), sampler="instance",
+        decouple=dataclasses.replace(recipe.decouple, method=None),
+        sampler="instance",
     )
 
 
@@ -157,11 +165,21 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
     out_dir = Path(out_dir)
     state_path = out_dir / "dbl_state.safetensors"
     if state_path.exists() and not resume:
-        raise BalancedFerError(f"{out_dir} already holds a DBL run; pass --resume to continue it or choose another --out")
+        raise BalancedFerError(
+            f"{out_dir} already holds a DBL run; pass --resume to continue it or choose another --out"
+        )
     data = load_training_data(recipe, progress=progress)
-    subsets = balanced_subsets(data.train_labels, cfg.k, target=cfg.target, divisors=cfg.divisors,
-                               max_upsample=cfg.max_upsample, seed=recipe.seed)
-    template = create_model(recipe.model.name, len(data.class_names), in_chans=recipe.data.channels, **recipe.model.kwargs)
+    subsets = balanced_subsets(
+        data.train_labels,
+        cfg.k,
+        target=cfg.target,
+        divisors=cfg.divisors,
+        max_upsample=cfg.max_upsample,
+        seed=recipe.seed,
+    )
+    template = create_model(
+        recipe.model.name, len(data.class_names), in_chans=recipe.data.channels, **recipe.model.kwargs
+    )
     masks = OwnershipMasks(template)
     done: list[str] = []
     if state_path.exists():
@@ -175,30 +193,52 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
         if phase.name not in done:
             rows = subsets[phase.task - 1].indices if phase.mode != "final" else None
             hooks = PhaseHooks(recipe, phase, masks, rows, start)
-            Trainer(_phase_recipe(recipe, phase), folder, resume=(folder / "last.safetensors").exists(),
-                    progress=progress, hooks=hooks).fit()
+            Trainer(
+                _phase_recipe(recipe, phase),
+                folder,
+                resume=(folder / "last.safetensors").exists(),
+                progress=progress,
+                hooks=hooks,
+            ).fit()
             done.append(phase.name)
             save_checkpoint(state_path, masks.state_tensors(), {"completed": done, "recipe": recipe.to_dict()})
         summary = json.loads((folder / "summary.json").read_text())
-        history.append({"phase": phase.name, "task_share": masks.share(phase.task) if phase.mode != "final" else None,
-                        "validation": summary["validation"], "train_seconds": summary["train_seconds"]})
+        history.append(
+            {
+                "phase": phase.name,
+                "task_share": masks.share(phase.task) if phase.mode != "final" else None,
+                "validation": summary["validation"],
+                "train_seconds": summary["train_seconds"],
+            }
+        )
         start = folder / "final.safetensors"
     return _export(recipe, out_dir, start, masks, subsets, history, progress)
 
 
-def _export(recipe: Recipe, out_dir: Path, last: Path, masks: OwnershipMasks, subsets, history, progress: bool) -> dict[str, Any]:
+def _export(
+    recipe: Recipe, out_dir: Path, last: Path, masks: OwnershipMasks, subsets, history, progress: bool
+) -> dict[str, Any]:
     """The final stage's model as a plain dense checkpoint, with its validation report."""
     tensors, meta = load_checkpoint(last)
-    meta = meta | {"recipe": recipe.to_dict(), "dbl": {
-        "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets],
-        "phases": history, "layer_sparsity": layer_sparsity(masks),
-    }}
+    meta = meta | {
+        "recipe": recipe.to_dict(),
+        "dbl": {
+            "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets],
+            "phases": history,
+            "layer_sparsity": layer_sparsity(masks),
+        },
+    }
     final = save_checkpoint(out_dir / "final.safetensors", tensors, meta)
     dataset, split = validation_dataset(meta)
     result = evaluate_checkpoint(final, dataset, split, progress=progress)
     reports = save_evaluation(result, out_dir / "eval", stem="val", title=f"{recipe.name}: validation")
-    summary = {"recipe": recipe.name, "checkpoint": str(final), "phases": history,
-               "validation": history[-1]["validation"], "train_seconds": round(sum(h["train_seconds"] for h in history), 1),
-               "reports": {k: str(v) for k, v in reports.items()}}
+    summary = {
+        "recipe": recipe.name,
+        "checkpoint": str(final),
+        "phases": history,
+        "validation": history[-1]["validation"],
+        "train_seconds": round(sum(h["train_seconds"] for h in history), 1),
+        "reports": {k: str(v) for k, v in reports.items()},
+    }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -1,9 +1,19 @@
 """Imbalance-honest evaluation: metrics, reports and plots used by every later stage."""
 
-from .metrics import Evaluation, bootstrap_ci95, evaluate_predictions, expected_calibration_error
+from .metrics import (
+    Evaluation,
+    bootstrap_ci95,
+    evaluate_predictions,
+    expected_calibration_error,
+)
 from .report import plot_confusion_matrix, save_evaluation, to_markdown
 
 __all__ = [
-    "Evaluation", "bootstrap_ci95", "evaluate_predictions", "expected_calibration_error",
-    "plot_confusion_matrix", "save_evaluation", "to_markdown",
+    "Evaluation",
+    "bootstrap_ci95",
+    "evaluate_predictions",
+    "expected_calibration_error",
+    "plot_confusion_matrix",
+    "save_evaluation",
+    "to_markdown",
 ]

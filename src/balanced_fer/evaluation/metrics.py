@@ -79,8 +79,10 @@ def bootstrap_ci95(
     """Percentile bootstrap 95% intervals of accuracy and mean class accuracy."""
     rng = np.random.default_rng(seed)
     draws = np.array(
-        [_accuracies(targets[idx], predictions[idx], num_classes)
-         for idx in (rng.integers(0, len(targets), len(targets)) for _ in range(rounds))]
+        [
+            _accuracies(targets[idx], predictions[idx], num_classes)
+            for idx in (rng.integers(0, len(targets), len(targets)) for _ in range(rounds))
+        ]
     )
     low, high = np.percentile(draws, [2.5, 97.5], axis=0)
     return {"accuracy": [float(low[0]), float(high[0])], "mean_class_accuracy": [float(low[1]), float(high[1])]}
@@ -140,7 +142,12 @@ def evaluate_predictions(
         mean_class_accuracy=mca,
         macro_f1=float(np.mean(f1[present])),
         per_class={
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, name in enumerate(class_names)
         },
         confusion_matrix=counts.tolist(),

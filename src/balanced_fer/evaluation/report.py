@@ -49,13 +49,22 @@ def plot_confusion_matrix(result: Evaluation, path: Path, title: str = "") -> Pa
     image = ax.imshow(normalized, cmap="Blues", vmin=0, vmax=1)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, f"{100 * normalized[i, j]:.0f}%\n{counts[i, j]}", ha="center", va="center", fontsize=7,
-                    color="white" if normalized[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{100 * normalized[i, j]:.0f}%\n{counts[i, j]}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if normalized[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(k), result.class_names, rotation=45, ha="right")
     ax.set_yticks(range(k), result.class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true (row-normalised recall)")
-    ax.set_title(title or f"accuracy {100 * result.accuracy:.1f}%, mean class accuracy {100 * result.mean_class_accuracy:.1f}%")
+    ax.set_title(
+        title or f"accuracy {100 * result.accuracy:.1f}%, mean class accuracy {100 * result.mean_class_accuracy:.1f}%"
+    )
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +73,9 @@ def plot_confusion_matrix(result: Evaluation, path: Path, title: str = "") -> Pa
     return path
 
 
-def save_evaluation(result: Evaluation, out_dir: Path, stem: str = "evaluation", title: str = "Evaluation") -> dict[str, Path]:
+def save_evaluation(
+    result: Evaluation, out_dir: Path, stem: str = "evaluation", title: str = "Evaluation"
+) -> dict[str, Path]:
     """Write ``<stem>.json``, ``<stem>.md`` and ``<stem>_confusion.png`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {

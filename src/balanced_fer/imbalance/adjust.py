@@ -33,8 +33,9 @@ def prior_from(spec: str, class_names: list[str], train_counts: list[int]) -> np
     return prior / prior.sum()
 
 
-def adjust_logits(logits: torch.Tensor, train_prior: np.ndarray, tau: float = 1.0,
-                  target_prior: np.ndarray | None = None) -> torch.Tensor:
+def adjust_logits(
+    logits: torch.Tensor, train_prior: np.ndarray, tau: float = 1.0, target_prior: np.ndarray | None = None
+) -> torch.Tensor:
     """Remove ``tau`` x the log training prior from the logits and add the target one (uniform when
     None): the Bayes-optimal correction when test classes follow ``target_prior``."""
     shift = -tau * np.log(train_prior)

@@ -24,26 +24,39 @@ METHODS = ("crt", "tau_norm", "lws")
 
 
 @torch.no_grad()
-def extract_features(model, images: np.ndarray, preprocessing: dict[str, Any], device, batch_size: int = 512) -> torch.Tensor:
+def extract_features(
+    model, images: np.ndarray, preprocessing: dict[str, Any], device, batch_size: int = 512
+) -> torch.Tensor:
     """Pooled features (N, D) of uint8 faces with the model in eval mode, on the CPU."""
     model.eval()
-    return torch.cat([
-        model.forward_features(prepare_batch(images[i:i + batch_size], preprocessing, device)).float().cpu()
-        for i in range(0, len(images), batch_size)
-    ])
+    return torch.cat(
+        [
+            model.forward_features(prepare_batch(images[i : i + batch_size], preprocessing, device)).float().cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    )
 
 
 def tau_normalize(head: torch.nn.Linear, tau: float = 1.0) -> None:
     """In place: w_c <- w_c / ||w_c||^tau, bias <- 0."""
     with torch.no_grad():
         norms = head.weight.norm(dim=1, keepdim=True).clamp(min=1e-12)
-        head.weight.div_(norms ** tau)
+        head.weight.div_(norms**tau)
         if head.bias is not None:
             head.bias.zero_()
 
 
-def _fit_on_features(features: torch.Tensor, labels: np.ndarray, params: list[torch.Tensor], logits_fn,
-                     epochs: int, lr: float, sampler: str, seed: int, batch_size: int = 256) -> None:
+def _fit_on_features(
+    features: torch.Tensor,
+    labels: np.ndarray,
+    params: list[torch.Tensor],
+    logits_fn,
+    epochs: int,
+    lr: float,
+    sampler: str,
+    seed: int,
+    batch_size: int = 256,
+) -> None:
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
     targets = torch.as_tensor(labels)
     steps = max(len(labels) // batch_size, 1) * epochs
@@ -51,7 +64,7 @@ def _fit_on_features(features: torch.Tensor, labels: np.ndarray, params: list[to
     for epoch in range(epochs):
         order = torch.as_tensor(epoch_indices(labels, sampler, epoch, epochs, seed))
         for start in range(0, max(len(order) - batch_size + 1, 1), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss = F.cross_entropy(logits_fn(features[idx]), targets[idx])
             optimizer.zero_grad()
             loss.backward()
@@ -59,8 +72,9 @@ def _fit_on_features(features: torch.Tensor, labels: np.ndarray, params: list[to
             scheduler.step()
 
 
-def decouple_classifier(model, images: np.ndarray, labels: np.ndarray, preprocessing: dict[str, Any], cfg, *,
-                        device="cpu", seed: int = 0) -> None:
+def decouple_classifier(
+    model, images: np.ndarray, labels: np.ndarray, preprocessing: dict[str, Any], cfg, *, device="cpu", seed: int = 0
+) -> None:
     """Re-balance ``model``'s head in place with ``cfg.method`` (see module doc); ``cfg`` has
     ``method``, ``epochs``, ``lr``, ``tau`` and ``sampler``."""
     if cfg.method not in METHODS:
@@ -78,8 +92,16 @@ def decouple_classifier(model, images: np.ndarray, labels: np.ndarray, preproces
     else:  # lws
         weight0, bias0 = head.weight.detach().cpu(), head.bias.detach().cpu()
         scales = torch.ones(head.out_features, requires_grad=True)
-        _fit_on_features(features, labels, [scales], lambda f: (f @ weight0.T + bias0) * scales,
-                         cfg.epochs, cfg.lr, cfg.sampler, seed)
+        _fit_on_features(
+            features,
+            labels,
+            [scales],
+            lambda f: (f @ weight0.T + bias0) * scales,
+            cfg.epochs,
+            cfg.lr,
+            cfg.sampler,
+            seed,
+        )
         weight, bias = weight0 * scales.detach()[:, None], bias0 * scales.detach()
     with torch.no_grad():
         head.weight.copy_(weight.to(head.weight.device))

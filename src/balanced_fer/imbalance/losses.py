@@ -35,7 +35,7 @@ def class_weights(counts: Sequence[int], scheme: str = "inverse", beta: float = 
     elif scheme == "sqrt_inverse":
         w = 1 / np.sqrt(n)
     elif scheme == "effective":
-        w = (1 - beta) / (1 - beta ** n)
+        w = (1 - beta) / (1 - beta**n)
     elif scheme == "dbl":
         w = (n.sum() - n) / n
     else:
@@ -75,7 +75,9 @@ class CrossEntropy(LongTailLoss):
 class WeightedCrossEntropy(LongTailLoss):
     """Class-weighted cross-entropy; weights from :func:`class_weights`."""
 
-    def __init__(self, class_counts: Sequence[int], scheme: str = "inverse", beta: float = 0.9999, label_smoothing: float = 0.0):
+    def __init__(
+        self, class_counts: Sequence[int], scheme: str = "inverse", beta: float = 0.9999, label_smoothing: float = 0.0
+    ):
         super().__init__(class_counts)
         self.register_buffer("weight", class_weights(class_counts, scheme, beta))
         self.label_smoothing = label_smoothing
@@ -108,8 +110,14 @@ class LDAMLoss(LongTailLoss):
     ``scale`` is 30 in the paper, whose classifier outputs cosines; balanced-fer's heads are plain
     linear layers, so the default is 1 (margins then act on raw logits)."""
 
-    def __init__(self, class_counts: Sequence[int], max_margin: float = 0.5, scale: float = 1.0,
-                 drw_epoch: int | None = None, beta: float = 0.9999):
+    def __init__(
+        self,
+        class_counts: Sequence[int],
+        max_margin: float = 0.5,
+        scale: float = 1.0,
+        drw_epoch: int | None = None,
+        beta: float = 0.9999,
+    ):
         super().__init__(class_counts)
         margins = 1.0 / np.maximum(np.asarray(class_counts, dtype=np.float64), 1) ** 0.25
         self.register_buffer("margins", torch.tensor(margins * max_margin / margins.max(), dtype=torch.float32))

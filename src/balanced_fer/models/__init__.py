@@ -3,9 +3,22 @@
 from . import compact, rasn, resnet  # noqa: F401  (registration)
 from .base import Classifier
 from .predict import DEFAULT_PREPROCESSING, predict_logits, prepare_batch
-from .registry import create_model, default_input_size, list_models, load_pretrained, register_model
+from .registry import (
+    create_model,
+    default_input_size,
+    list_models,
+    load_pretrained,
+    register_model,
+)
 
 __all__ = [
-    "DEFAULT_PREPROCESSING", "Classifier", "create_model", "default_input_size", "list_models", "load_pretrained",
-    "predict_logits", "prepare_batch", "register_model",
+    "DEFAULT_PREPROCESSING",
+    "Classifier",
+    "create_model",
+    "default_input_size",
+    "list_models",
+    "load_pretrained",
+    "predict_logits",
+    "prepare_batch",
+    "register_model",
 ]

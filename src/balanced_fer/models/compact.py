@@ -16,7 +16,9 @@ def conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 class CompactVGG(Classifier):
     """Four stages of two 3x3 conv-BN-ReLU layers, max-pooling between stages, global average pooling."""
 
-    def __init__(self, num_classes: int, in_chans: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.3):
+    def __init__(
+        self, num_classes: int, in_chans: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.3
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         cin = in_chans
@@ -63,8 +65,14 @@ def downsample_for(inplanes: int, planes: int, stride: int) -> nn.Module | None:
 class CompactResNet(Classifier):
     """A 3x3 stem and one basic block per stage (stride 2 from the second stage), for small faces."""
 
-    def __init__(self, num_classes: int, in_chans: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256),
-                 blocks: tuple[int, ...] = (1, 1, 1, 1), dropout: float = 0.2):
+    def __init__(
+        self,
+        num_classes: int,
+        in_chans: int = 1,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        blocks: tuple[int, ...] = (1, 1, 1, 1),
+        dropout: float = 0.2,
+    ):
         super().__init__()
         self.stem = conv_bn(in_chans, widths[0])
         stages = []

@@ -13,7 +13,9 @@ from ..data.augment import center_crop, to_float
 DEFAULT_PREPROCESSING = {"size": 48, "input_size": 44, "channels": 1, "mean": 0.5, "std": 0.25}
 
 
-def prepare_batch(images: np.ndarray | torch.Tensor, preprocessing: dict[str, Any], device: torch.device | str) -> torch.Tensor:
+def prepare_batch(
+    images: np.ndarray | torch.Tensor, preprocessing: dict[str, Any], device: torch.device | str
+) -> torch.Tensor:
     """uint8 (N, H, W, C) faces at the cached size -> normalised, centre-cropped network input."""
     batch = torch.tensor(np.asarray(images)).to(device)  # a copy: cached arrays are read-only maps
     x = to_float(batch, preprocessing["mean"], preprocessing["std"])
@@ -38,7 +40,7 @@ def predict_logits(
     model.eval()
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = prepare_batch(images[start:start + batch_size], preprocessing, device)
+        x = prepare_batch(images[start : start + batch_size], preprocessing, device)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         logits = model(x).float()

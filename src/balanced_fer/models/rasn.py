@@ -35,7 +35,10 @@ class AffinityAttention(nn.Module):
         hidden = max(channels // reduction, 8)
         self.joint = joint
         self.channel = nn.Sequential(
-            nn.Linear(channels * (2 if joint else 1), hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
+            nn.Linear(channels * (2 if joint else 1), hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels),
+            nn.Sigmoid(),
         )
         self.spatial = nn.Sequential(nn.Conv2d(2, 1, 7, padding=3), nn.Sigmoid()) if spatial else None
 
@@ -56,16 +59,31 @@ class AffinityAttention(nn.Module):
 class RASN(Classifier):
     """A backbone's feature map, plus attended batch-shared affinity features, pooled into a new head."""
 
-    def __init__(self, num_classes: int, in_chans: int = 1, backbone: str = "resnet_compact",
-                 backbone_kwargs: dict | None = None, backbone_pretrained: str | None = None,
-                 saf: bool = True, afa: bool = True, shared_eval: str = "ema", afa_input: str = "joint",
-                 spatial: bool = True, reduction: int = 8, alpha: float = 0.1, momentum: float = 0.1, dropout: float = 0.2):
+    def __init__(
+        self,
+        num_classes: int,
+        in_chans: int = 1,
+        backbone: str = "resnet_compact",
+        backbone_kwargs: dict | None = None,
+        backbone_pretrained: str | None = None,
+        saf: bool = True,
+        afa: bool = True,
+        shared_eval: str = "ema",
+        afa_input: str = "joint",
+        spatial: bool = True,
+        reduction: int = 8,
+        alpha: float = 0.1,
+        momentum: float = 0.1,
+        dropout: float = 0.2,
+    ):
         super().__init__()
         if shared_eval not in SHARED_EVAL:
             raise ValueError(f"shared_eval must be one of {SHARED_EVAL}, got {shared_eval!r}")
         if afa_input not in ("joint", "shared"):
             raise ValueError(f"afa_input must be 'joint' or 'shared', got {afa_input!r}")
-        self.backbone = create_model(backbone, num_classes, in_chans=in_chans, pretrained=backbone_pretrained, **(backbone_kwargs or {}))
+        self.backbone = create_model(
+            backbone, num_classes, in_chans=in_chans, pretrained=backbone_pretrained, **(backbone_kwargs or {})
+        )
         setattr(self.backbone, self.backbone.head_name, nn.Identity())  # its head is never used
         self.num_features = channels = self.backbone.num_features
         self.saf, self.shared_eval, self.momentum = saf, shared_eval, momentum
@@ -99,8 +117,10 @@ class RASN(Classifier):
         if shared is None:
             return fmap
         if shared.shape[1:] != fmap.shape[1:]:
-            raise RuntimeError(f"shared feature {tuple(shared.shape[1:])} does not fit the feature map "
-                               f"{tuple(fmap.shape[1:])}: evaluate at the input size the model was trained on")
+            raise RuntimeError(
+                f"shared feature {tuple(shared.shape[1:])} does not fit the feature map "
+                f"{tuple(fmap.shape[1:])}: evaluate at the input size the model was trained on"
+            )
         added = self.afa(fmap, shared) if self.afa is not None else shared.expand_as(fmap)
         return fmap + self.alpha * added
 

@@ -39,8 +39,15 @@ class ResNet(Classifier):
 
     head_name = "fc"
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, int, int, int], num_classes: int,
-                 in_chans: int = 3, small_input: bool = False, dropout: float = 0.0):
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: tuple[int, int, int, int],
+        num_classes: int,
+        in_chans: int = 3,
+        small_input: bool = False,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.inplanes = 64
         if small_input:

@@ -15,9 +15,17 @@ from ..models import predict_logits
 from .checkpoint import load_model
 
 
-def evaluate_checkpoint(checkpoint: str | Path, dataset: FaceDataset, split: str, *, tta: str = "none",
-                        tau: float | None = None, cache_dir: Path | None = None, progress: bool = True,
-                        device: str = "cpu") -> Evaluation:
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    dataset: FaceDataset,
+    split: str,
+    *,
+    tta: str = "none",
+    tau: float | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    device: str = "cpu",
+) -> Evaluation:
     """Evaluate a checkpoint on ``dataset``'s ``split``; the model's classes must cover the dataset's
     (an 8-class FER+ model evaluates on 7-class FER2013 by dropping its contempt score)."""
     model, meta = load_model(checkpoint, device)
@@ -34,5 +42,6 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: FaceDataset, split: str
         logits = adjust_logits(logits, counts / counts.sum(), tau)
     columns = [model_classes.index(c) for c in dataset.class_names]
     probabilities = torch.softmax(logits[:, columns], dim=1).numpy()
-    return evaluate_predictions(arrays.labels, dataset.class_names, probabilities=probabilities,
-                                train_counts=counts[columns].tolist())
+    return evaluate_predictions(
+        arrays.labels, dataset.class_names, probabilities=probabilities, train_counts=counts[columns].tolist()
+    )

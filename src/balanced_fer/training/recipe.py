@@ -19,15 +19,15 @@ from ..errors import BalancedFerError
 
 @dataclass
 class DataConfig:
-    train: str = "../shared/datasets/fer2013"   # dataset spec
+    train: str = "../shared/datasets/fer2013"  # dataset spec
     train_split: str = "train"
-    val: str | None = None                       # spec of the validation set; None: same as train
+    val: str | None = None  # spec of the validation set; None: same as train
     val_split: str = "val"
-    size: int = 48                               # cached face size
-    input_size: int = 44                         # network input (random crop in training, centre crop at eval)
+    size: int = 48  # cached face size
+    input_size: int = 44  # network input (random crop in training, centre crop at eval)
     channels: int = 1
     options: dict[str, Any] = field(default_factory=dict)  # reader options (label_mode, class_map...)
-    limit_per_class: int | None = None           # keep at most this many training faces per class (smoke runs)
+    limit_per_class: int | None = None  # keep at most this many training faces per class (smoke runs)
 
 
 @dataclass
@@ -45,59 +45,61 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"            # sgd or adamw
+    name: str = "sgd"  # sgd or adamw
     lr: float = 0.05
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
-    batch_size: int = 64         # global batch (split across processes)
+    batch_size: int = 64  # global batch (split across processes)
 
 
 @dataclass
 class ScheduleConfig:
     epochs: int = 30
     warmup_epochs: float = 1.0
-    schedule: str = "cosine"     # cosine or step
+    schedule: str = "cosine"  # cosine or step
     step_milestones: list[int] = field(default_factory=list)
     step_gamma: float = 0.1
 
 
 @dataclass
 class EvalConfig:
-    select_metric: str = "mean_class_accuracy"   # validation metric that picks the best checkpoint ("last": the last epoch)
-    tta: str = "none"                            # none or flip
+    select_metric: str = (
+        "mean_class_accuracy"  # validation metric that picks the best checkpoint ("last": the last epoch)
+    )
+    tta: str = "none"  # none or flip
     batch_size: int = 512
 
 
 @dataclass
 class DecoupleConfig:
-    method: str | None = None    # crt, tau_norm, lws or None
+    method: str | None = None  # crt, tau_norm, lws or None
     epochs: int = 10
     lr: float = 0.1
-    tau: float = 1.0             # tau-normalisation exponent
+    tau: float = 1.0  # tau-normalisation exponent
     sampler: str = "class_balanced"
 
 
 @dataclass
 class PostHocConfig:
-    tau: float = 0.0             # post-hoc logit adjustment at evaluation (0 = off)
+    tau: float = 0.0  # post-hoc logit adjustment at evaluation (0 = off)
 
 
 @dataclass
 class DBLConfig:
     """Deep Balanced Learning (docs/dbl.md); ``k = 0`` trains normally."""
 
-    k: int = 0                      # number of balanced subsets (tasks)
-    target: int | str = "median"    # images per class in a subset (number, median, mean, min)
+    k: int = 0  # number of balanced subsets (tasks)
+    target: int | str = "median"  # images per class in a subset (number, median, mean, min)
     divisors: list[float] | None = None  # or per-class divisors n_c / d_c (class order of the dataset)
-    max_upsample: float = 3.0       # tail classes repeated at most this many times
-    task_epochs: int = 4            # training epochs on each subset
-    retrain_epochs: int = 2         # epochs after pruning each task
-    prune: float = 0.5              # share of each task's weights released for later tasks
+    max_upsample: float = 3.0  # tail classes repeated at most this many times
+    task_epochs: int = 4  # training epochs on each subset
+    retrain_epochs: int = 2  # epochs after pruning each task
+    prune: float = 0.5  # share of each task's weights released for later tasks
     prune_schedule: str = "one_shot"  # one_shot (between train and retrain) or gradual (cubic, during train)
-    final_epochs: int = 4           # the union classifier on the full training set
-    final_sparsity: float = 0.0     # gradual cubic pruning of the union during the final stage
-    linear_probe: bool = False      # final stage trains the head only
+    final_epochs: int = 4  # the union classifier on the full training set
+    final_sparsity: float = 0.0  # gradual cubic pruning of the union during the final stage
+    linear_probe: bool = False  # final stage trains the head only
 
 
 @dataclass
@@ -115,9 +117,9 @@ class Recipe:
     decouple: DecoupleConfig = field(default_factory=DecoupleConfig)
     post_hoc: PostHocConfig = field(default_factory=PostHocConfig)
     dbl: DBLConfig = field(default_factory=DBLConfig)
-    device: str = "auto"         # auto, cpu or cuda
+    device: str = "auto"  # auto, cpu or cuda
     channels_last: bool = True
-    amp: bool = True             # mixed precision on CUDA (ignored on CPU)
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -28,7 +28,14 @@ from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions, save_evaluation
 from ..imbalance import adjust_logits, build_loss, epoch_indices
 from ..models import create_model, predict_logits
-from .checkpoint import flatten_state, git_commit, load_checkpoint, model_meta, save_checkpoint, unflatten_state
+from .checkpoint import (
+    flatten_state,
+    git_commit,
+    load_checkpoint,
+    model_meta,
+    save_checkpoint,
+    unflatten_state,
+)
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .recipe import Recipe
 
@@ -40,7 +47,7 @@ class TrainingData:
     """Training and validation arrays with the class names and training counts."""
 
     train: FaceArrays
-    train_index: np.ndarray          # rows of ``train`` used (all, or a per-class limit)
+    train_index: np.ndarray  # rows of ``train`` used (all, or a per-class limit)
     val: FaceArrays
     class_names: tuple[str, ...]
 
@@ -68,7 +75,9 @@ def load_training_data(recipe: Recipe, progress: bool = True) -> TrainingData:
     val = load_arrays(val_set, cfg.val_split, cfg.size, cfg.channels, progress=progress)
     index = np.arange(len(train))
     if cfg.limit_per_class:
-        index = np.concatenate([np.flatnonzero(train.labels == c)[: cfg.limit_per_class] for c in range(len(train.class_names))])
+        index = np.concatenate(
+            [np.flatnonzero(train.labels == c)[: cfg.limit_per_class] for c in range(len(train.class_names))]
+        )
         index.sort()
     return TrainingData(train, index, val, train_set.class_names)
 
@@ -139,8 +148,15 @@ class Trainer:
     ``best.safetensors`` (best validation ``eval.select_metric``), ``metrics.jsonl``, ``curves.png``,
     ``recipe.yaml`` (resolved), and the best model's validation report in ``eval/``."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bool = True,
-                 hooks: TrainerHooks | None = None):
+    def __init__(
+        self,
+        recipe: Recipe,
+        out_dir: Path,
+        *,
+        resume: bool = False,
+        progress: bool = True,
+        hooks: TrainerHooks | None = None,
+    ):
         self.recipe, self.out_dir, self.resume = recipe, Path(out_dir), resume
         self.hooks = hooks or TrainerHooks()
         self.device = resolve_device(recipe.device)
@@ -150,7 +166,9 @@ class Trainer:
         self.progress = progress and self.env.is_main
         self.last_path, self.best_path = self.out_dir / "last.safetensors", self.out_dir / "best.safetensors"
         if self.last_path.exists() and not resume:
-            raise BalancedFerError(f"{self.out_dir} already holds a run; pass --resume to continue it or choose another --out")
+            raise BalancedFerError(
+                f"{self.out_dir} already holds a run; pass --resume to continue it or choose another --out"
+            )
 
     # ---- set-up -------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -160,24 +178,39 @@ class Trainer:
         self.num_classes = len(self.data.class_names)
         self.model_kwargs = dict(r.model.kwargs)
         torch.manual_seed(r.seed)  # the initial weights
-        model = create_model(r.model.name, self.num_classes, in_chans=r.data.channels, pretrained=r.model.pretrained, **self.model_kwargs)
+        model = create_model(
+            r.model.name, self.num_classes, in_chans=r.data.channels, pretrained=r.model.pretrained, **self.model_kwargs
+        )
         self.memory_format = torch.channels_last if r.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.loss_fn = build_loss(r.loss.name, self.data.train_counts, **r.loss.kwargs).to(self.device)
         self.optimizer = build_optimizer(r, self.model)
         self.batch = r.optim.batch_size // self.env.world_size
         if self.batch < 1 or r.optim.batch_size % self.env.world_size:
-            raise BalancedFerError(f"optim.batch_size {r.optim.batch_size} must be a multiple of {self.env.world_size} processes")
+            raise BalancedFerError(
+                f"optim.batch_size {r.optim.batch_size} must be a multiple of {self.env.world_size} processes"
+            )
         self.steps_per_epoch = len(self.data.train_index) // r.optim.batch_size
         if self.steps_per_epoch == 0:
-            raise BalancedFerError(f"{len(self.data.train_index)} training faces are fewer than one batch of {r.optim.batch_size}")
+            raise BalancedFerError(
+                f"{len(self.data.train_index)} training faces are fewer than one batch of {r.optim.batch_size}"
+            )
         self.net = DistributedDataParallel(self.model) if self.env.enabled else self.model
         self.use_amp = r.amp and self.device.type == "cuda"
         images = self.data.train.images
-        self.train_images = (torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-                             if self.device.type == "cuda" and images.nbytes < 4 * 2**30 else images)
+        self.train_images = (
+            torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+            if self.device.type == "cuda" and images.nbytes < 4 * 2**30
+            else images
+        )
         self.train_labels = torch.from_numpy(self.data.train.labels).to(self.device)
-        self.preprocessing = {"size": r.data.size, "input_size": r.data.input_size, "channels": r.data.channels, "mean": 0.5, "std": 0.25}
+        self.preprocessing = {
+            "size": r.data.size,
+            "input_size": r.data.input_size,
+            "channels": r.data.channels,
+            "mean": 0.5,
+            "std": 0.25,
+        }
         self.epoch, self.step, self.history = 0, 0, []
         self.best: dict[str, Any] = {"metric": -1.0, "epoch": None}
         self.hooks.on_setup(self)
@@ -187,7 +220,9 @@ class Trainer:
         if meta.get("kind") != "train_state":
             raise BalancedFerError(f"{self.last_path}: not a training state")
         if meta["recipe"] != json.loads(json.dumps(self.recipe.to_dict())):
-            raise BalancedFerError(f"{self.last_path}: the run was started with another recipe; resume with the same one")
+            raise BalancedFerError(
+                f"{self.last_path}: the run was started with another recipe; resume with the same one"
+            )
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.hooks.load_state_tensors({k[6:]: v for k, v in tensors.items() if k.startswith("hooks.")})
         self.optimizer.load_state_dict(unflatten_state(meta["optimizer"], tensors))
@@ -216,7 +251,11 @@ class Trainer:
         tensors |= {f"hooks.{k}": v for k, v in self.hooks.state_tensors().items()}
         optimizer = flatten_state("optim", self.optimizer.state_dict(), tensors)
         meta = self.model_metadata(None, self.epoch) | {
-            "kind": "train_state", "optimizer": optimizer, "step": self.step, "history": self.history, "best": self.best,
+            "kind": "train_state",
+            "optimizer": optimizer,
+            "step": self.step,
+            "history": self.history,
+            "best": self.best,
         }
         save_checkpoint(self.last_path, tensors, meta)
 
@@ -250,28 +289,46 @@ class Trainer:
         self.net.train()
         self.hooks.on_train_mode(self)
         total_loss, seen, start = 0.0, 0, time.perf_counter()
-        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {epoch + 1}/{r.schedule.epochs}", unit="batch",
-                   disable=not self.progress, leave=False)
+        bar = tqdm(
+            range(self.steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{r.schedule.epochs}",
+            unit="batch",
+            disable=not self.progress,
+            leave=False,
+        )
         for step_in_epoch in bar:
             lo = step_in_epoch * r.optim.batch_size + self.env.rank * self.batch
-            idx = np.sort(order[lo:lo + self.batch])
+            idx = np.sort(order[lo : lo + self.batch])
             loss = self._train_step(idx)
             total_loss += loss * len(idx)
             seen += len(idx)
             if step_in_epoch % 10 == 0:
-                bar.set_postfix(loss=f"{total_loss / seen:.3f}", img_s=f"{seen * self.env.world_size / (time.perf_counter() - start):.0f}")
+                bar.set_postfix(
+                    loss=f"{total_loss / seen:.3f}",
+                    img_s=f"{seen * self.env.world_size / (time.perf_counter() - start):.0f}",
+                )
         seconds = time.perf_counter() - start
-        return {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1), "lr": self.optimizer.param_groups[0]["lr"],
-                "seconds": round(seconds, 2), "images_per_s": round(seen * self.env.world_size / seconds, 1)}
+        return {
+            "epoch": epoch + 1,
+            "train_loss": total_loss / max(seen, 1),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": round(seconds, 2),
+            "images_per_s": round(seen * self.env.world_size / seconds, 1),
+        }
 
     def _train_step(self, idx: np.ndarray) -> float:
         r = self.recipe
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(r, self.step, self.steps_per_epoch)
-        images = self.train_images[torch.as_tensor(idx, device=self.device)] if isinstance(self.train_images, torch.Tensor) \
+        images = (
+            self.train_images[torch.as_tensor(idx, device=self.device)]
+            if isinstance(self.train_images, torch.Tensor)
             else torch.from_numpy(self.train_images[idx]).to(self.device, non_blocking=True)
+        )
         targets = self.train_labels[torch.as_tensor(idx, device=self.device)]
-        x = augment_batch(to_float(images, self.preprocessing["mean"], self.preprocessing["std"]), r.data.input_size, r.augment)
+        x = augment_batch(
+            to_float(images, self.preprocessing["mean"], self.preprocessing["std"]), r.data.input_size, r.augment
+        )
         x, perm, lam = mix_batch(x, r.augment)
         x = x.contiguous(memory_format=self.memory_format)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
@@ -291,13 +348,25 @@ class Trainer:
         return value
 
     def evaluate_model(self, model: nn.Module, tau: float = 0.0, bootstrap_rounds: int = 200) -> Evaluation:
-        logits = predict_logits(model, self.data.val.images, self.preprocessing, device=self.device,
-                                batch_size=self.recipe.eval.batch_size, tta=self.recipe.eval.tta,
-                                channels_last=self.recipe.channels_last)
+        logits = predict_logits(
+            model,
+            self.data.val.images,
+            self.preprocessing,
+            device=self.device,
+            batch_size=self.recipe.eval.batch_size,
+            tta=self.recipe.eval.tta,
+            channels_last=self.recipe.channels_last,
+        )
         if tau:
             logits = adjust_logits(logits, np.asarray(self.data.train_counts) / sum(self.data.train_counts), tau)
-        return evaluate_predictions(self.data.val.labels, self.data.class_names, probabilities=torch.softmax(logits, 1).numpy(),
-                                    train_counts=self.data.train_counts, bootstrap_rounds=bootstrap_rounds, seed=self.recipe.seed)
+        return evaluate_predictions(
+            self.data.val.labels,
+            self.data.class_names,
+            probabilities=torch.softmax(logits, 1).numpy(),
+            train_counts=self.data.train_counts,
+            bootstrap_rounds=bootstrap_rounds,
+            seed=self.recipe.seed,
+        )
 
     def _validate_and_save(self, row: dict[str, Any]) -> None:
         result = self.evaluate_model(self.model)
@@ -315,7 +384,13 @@ class Trainer:
         self._save_state()
         _write_jsonl(self.out_dir / "metrics.jsonl", self.history)
         plot_curves(self.history, self.out_dir / "curves.png", self.recipe.name)
-        log.info("epoch %d: loss %.4f, val acc %.4f, mca %.4f", row["epoch"], row["train_loss"], result.accuracy, result.mean_class_accuracy)
+        log.info(
+            "epoch %d: loss %.4f, val acc %.4f, mca %.4f",
+            row["epoch"],
+            row["train_loss"],
+            result.accuracy,
+            result.mean_class_accuracy,
+        )
 
     def _finish(self) -> dict[str, Any]:
         from .checkpoint import load_model
@@ -326,8 +401,15 @@ class Trainer:
             from ..imbalance.decoupling import decouple_classifier
 
             images = self.data.train.images[self.data.train_index]
-            decouple_classifier(model, images, self.data.train_labels, self.preprocessing, self.recipe.decouple,
-                                device=self.device, seed=self.recipe.seed)
+            decouple_classifier(
+                model,
+                images,
+                self.data.train_labels,
+                self.preprocessing,
+                self.recipe.decouple,
+                device=self.device,
+                seed=self.recipe.seed,
+            )
             meta["decoupled"] = method
         tau = self.recipe.post_hoc.tau
         result = self.evaluate_model(model, tau=tau, bootstrap_rounds=1000)
@@ -335,9 +417,14 @@ class Trainer:
         final = self.out_dir / "final.safetensors"
         save_checkpoint(final, dict(model.state_dict()), meta)
         reports = save_evaluation(result, self.out_dir / "eval", stem="val", title=f"{self.recipe.name}: validation")
-        summary = {"recipe": self.recipe.name, "best_epoch": self.best["epoch"], "checkpoint": str(final),
-                   "validation": _summary(result), "train_seconds": round(sum(h["seconds"] for h in self.history), 1),
-                   "reports": {k: str(v) for k, v in reports.items()}}
+        summary = {
+            "recipe": self.recipe.name,
+            "best_epoch": self.best["epoch"],
+            "checkpoint": str(final),
+            "validation": _summary(result),
+            "train_seconds": round(sum(h["seconds"] for h in self.history), 1),
+            "reports": {k: str(v) for k, v in reports.items()},
+        }
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
 
@@ -370,7 +457,11 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> None:
     left.plot(epochs, [h["train_loss"] for h in history], marker=".")
     left.set_xlabel("epoch")
     left.set_ylabel("training loss")
-    for key, label in (("val_accuracy", "accuracy"), ("val_mean_class_accuracy", "mean class accuracy"), ("val_macro_f1", "macro-F1")):
+    for key, label in (
+        ("val_accuracy", "accuracy"),
+        ("val_mean_class_accuracy", "mean class accuracy"),
+        ("val_macro_f1", "macro-F1"),
+    ):
         right.plot(epochs, [100 * h[key] for h in history], marker=".", label=label)
     right.set_xlabel("epoch")
     right.set_ylabel("validation %")

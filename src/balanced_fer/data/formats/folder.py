@@ -13,9 +13,15 @@ from .registry import register_format
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 SPLIT_FOLDERS = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val", "publictest": "val",
-    "test": "test", "testing": "test", "privatetest": "test",
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "publictest": "val",
+    "test": "test",
+    "testing": "test",
+    "privatetest": "test",
 }
 
 
@@ -38,8 +44,7 @@ def is_split_folder_layout(path: Path, class_folders: set[str] | None = None) ->
 def list_images(folder: Path) -> list[str]:
     """Image files directly inside ``folder``, sorted by name."""
     return sorted(
-        e.path for e in os.scandir(folder)
-        if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
+        e.path for e in os.scandir(folder) if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
     )
 
 

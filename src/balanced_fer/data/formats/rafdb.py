@@ -40,7 +40,9 @@ def read_rafdb(path: Path, *, strict: bool = False, aligned: bool = True) -> Fac
             problems.add(f"{where}: image name {name!r} starts with neither train_ nor test_")
             continue
         stem, suffix = name.rsplit(".", 1)
-        image = path / "Image" / ("aligned" if aligned else "original") / (f"{stem}_aligned.{suffix}" if aligned else name)
+        image = (
+            path / "Image" / ("aligned" if aligned else "original") / (f"{stem}_aligned.{suffix}" if aligned else name)
+        )
         samples.append(Sample(str(image), index[RAFDB_CODES[code]], split))
     problems.warn(str(label_file))
     return FaceDataset("rafdb", "rafdb", path, SEVEN_CLASSES, samples, {"aligned": aligned})
