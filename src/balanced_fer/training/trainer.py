@@ -195,11 +195,14 @@ class Trainer:
             raise BalancedFerError(
                 f"{len(self.data.train_index)} training faces are fewer than one batch of {r.optim.batch_size}"
             )
+        self.epoch, self.step, self.history = 0, 0, []
+        self.best: dict[str, Any] = {"metric": -1.0, "epoch": None}
+        self.hooks.on_setup(self)  # before DDP wraps the model, which broadcasts rank 0's weights
         self.net = DistributedDataParallel(self.model) if self.env.enabled else self.model
         self.use_amp = r.amp and self.device.type == "cuda"
         images = self.data.train.images
         self.train_images = (
-            torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+            torch.from_numpy(np.array(images)).to(self.device)
             if self.device.type == "cuda" and images.nbytes < 4 * 2**30
             else images
         )
@@ -211,9 +214,6 @@ class Trainer:
             "mean": 0.5,
             "std": 0.25,
         }
-        self.epoch, self.step, self.history = 0, 0, []
-        self.best: dict[str, Any] = {"metric": -1.0, "epoch": None}
-        self.hooks.on_setup(self)
 
     def _restore(self) -> None:
         tensors, meta = load_checkpoint(self.last_path)
