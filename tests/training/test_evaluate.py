@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from balanced_fer.data import open_dataset
+from balanced_fer.errors import BalancedFerError
+from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
+from balanced_fer.training.checkpoint import model_meta, save_checkpoint
+from balanced_fer.training.evaluate import evaluate_checkpoint
+from helpers import write_toy_faces
+
+MODEL_CLASSES = ["neutral", "happiness", "sadness", "contempt"]
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("vgg_compact_s", num_classes=4)
+    meta = {
+        "model": model_meta("vgg_compact_s", {}, 4, 1),
+        "class_names": MODEL_CLASSES,
+        "preprocessing": DEFAULT_PREPROCESSING | {"size": 24, "input_size": 20},
+        "train_counts": [100, 100, 50, 5],
+    }
+    return save_checkpoint(tmp_path / "m.safetensors", model.state_dict(), meta)
+
+
+def test_classes_are_aligned_by_name(checkpoint, tmp_path):
+    write_toy_faces(tmp_path / "faces", {"happy": 6, "sad": 6}, size=24, splits=("val",))
+    dataset = open_dataset(tmp_path / "faces")
+    result = evaluate_checkpoint(checkpoint, dataset, "val", cache_dir=tmp_path / "cache", progress=False)
+    assert result.class_names == ["happiness", "sadness"] and result.num_samples == 8
+    adjusted = evaluate_checkpoint(checkpoint, dataset, "val", tau=1.0, cache_dir=tmp_path / "cache", progress=False)
+    assert adjusted.nll != result.nll  # post-hoc adjustment changed the scores
+
+
+def test_unknown_classes_are_a_clear_error(checkpoint, tmp_path):
+    write_toy_faces(tmp_path / "faces", {"happy": 6, "fear": 6}, size=24, splits=("val",))
+    with pytest.raises(BalancedFerError, match=r"does not know the dataset's classes \['fear'\]"):
+        evaluate_checkpoint(checkpoint, open_dataset(tmp_path / "faces"), "val", cache_dir=tmp_path / "c", progress=False)
