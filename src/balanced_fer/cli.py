@@ -179,7 +179,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import save_evaluation, to_markdown
-    from .training.evaluate import evaluate_checkpoint
+    from .inference.evaluate import evaluate_checkpoint
 
     dataset = _open_dataset(args)
     result = evaluate_checkpoint(
@@ -202,8 +202,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_decouple(args: argparse.Namespace) -> int:
     from .evaluation import to_markdown
+    from .inference.evaluate import evaluate_checkpoint
     from .training.checkpoint import load_checkpoint
-    from .training.evaluate import evaluate_checkpoint
     from .training.rebalance import decouple_checkpoint, validation_dataset
     from .training.recipe import DecoupleConfig
 
@@ -214,6 +214,20 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
     result = evaluate_checkpoint(out, dataset, split, progress=not args.no_progress)
     print(to_markdown(result, f"{out.name} on {dataset.name} {split}"))
     _write_json(args.json, result.to_dict())
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .inference import OnnxBackend, TorchBackend, export_onnx
+
+    out = export_onnx(args.checkpoint, args.out, opset=args.opset)
+    torch_backend, onnx_backend = TorchBackend(args.checkpoint), OnnxBackend(out)
+    pre = torch_backend.meta["preprocessing"]
+    faces = np.random.default_rng(0).integers(0, 256, (8, pre["size"], pre["size"], pre["channels"]), dtype=np.uint8)
+    gap = float((torch_backend.logits(faces) - onnx_backend.logits(faces)).abs().max())
+    print(f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}")
     return 0
 
 
@@ -290,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a dataset split")
-    evaluate.add_argument("checkpoint", help="a .safetensors checkpoint written by bfer train")
+    evaluate.add_argument("checkpoint", help="a .safetensors checkpoint written by bfer train, or its .onnx export")
     _add_dataset_arguments(evaluate)
     evaluate.add_argument("--split", default="val", help="split to evaluate (default val)")
     evaluate.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
@@ -301,6 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    export = commands.add_parser(
+        "export", help="export a checkpoint to ONNX (metadata carries classes and preprocessing)"
+    )
+    export.add_argument("checkpoint", help="a .safetensors checkpoint")
+    export.add_argument("out", type=Path, help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.set_defaults(run=_cmd_export)
 
     decouple = commands.add_parser(
         "decouple", help="re-balance a checkpoint's classifier (cRT, tau-norm, LWS) on its training data"

@@ -24,9 +24,9 @@ import torch
 from ..errors import BalancedFerError
 from ..evaluation import save_evaluation
 from ..imbalance.subsets import balanced_subsets
+from ..inference.evaluate import evaluate_checkpoint
 from ..models import create_model
 from ..training.checkpoint import load_checkpoint, save_checkpoint
-from ..training.evaluate import evaluate_checkpoint
 from ..training.rebalance import validation_dataset
 from ..training.recipe import Recipe
 from ..training.trainer import Trainer, TrainerHooks, TrainingData, load_training_data

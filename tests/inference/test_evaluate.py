@@ -3,9 +3,9 @@ import torch
 
 from balanced_fer.data import open_dataset
 from balanced_fer.errors import BalancedFerError
+from balanced_fer.inference.evaluate import evaluate_checkpoint
 from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
 from balanced_fer.training.checkpoint import model_meta, save_checkpoint
-from balanced_fer.training.evaluate import evaluate_checkpoint
 from helpers import write_toy_faces
 
 MODEL_CLASSES = ["neutral", "happiness", "sadness", "contempt"]
@@ -36,4 +36,6 @@ def test_classes_are_aligned_by_name(checkpoint, tmp_path):
 def test_unknown_classes_are_a_clear_error(checkpoint, tmp_path):
     write_toy_faces(tmp_path / "faces", {"happy": 6, "fear": 6}, size=24, splits=("val",))
     with pytest.raises(BalancedFerError, match=r"does not know the dataset's classes \['fear'\]"):
-        evaluate_checkpoint(checkpoint, open_dataset(tmp_path / "faces"), "val", cache_dir=tmp_path / "c", progress=False)
+        evaluate_checkpoint(
+            checkpoint, open_dataset(tmp_path / "faces"), "val", cache_dir=tmp_path / "c", progress=False
+        )

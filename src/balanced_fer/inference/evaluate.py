@@ -11,8 +11,7 @@ from ..data import FaceDataset, load_arrays
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions
 from ..imbalance import adjust_logits
-from ..models import predict_logits
-from .checkpoint import load_model
+from .backends import load_backend
 
 
 def evaluate_checkpoint(
@@ -26,16 +25,18 @@ def evaluate_checkpoint(
     progress: bool = True,
     device: str = "cpu",
 ) -> Evaluation:
-    """Evaluate a checkpoint on ``dataset``'s ``split``; the model's classes must cover the dataset's
-    (an 8-class FER+ model evaluates on 7-class FER2013 by dropping its contempt score)."""
-    model, meta = load_model(checkpoint, device)
+    """Evaluate a checkpoint (``.safetensors``) or its ONNX export on ``dataset``'s ``split``. The
+    model's classes must cover the dataset's: they are aligned by name (an 8-class FER+ model
+    evaluates on 7-class FER2013 by dropping its contempt score)."""
+    backend = load_backend(checkpoint, device)
+    meta = backend.meta
     pre = meta["preprocessing"]
     model_classes = meta["class_names"]
     missing = [c for c in dataset.class_names if c not in model_classes]
     if missing:
         raise BalancedFerError(f"{checkpoint}: the model does not know the dataset's classes {missing}")
     arrays = load_arrays(dataset, split, pre["size"], pre["channels"], cache_dir=cache_dir, progress=progress)
-    logits = predict_logits(model, arrays.images, pre, device=device, tta=tta)
+    logits = backend.logits(arrays.images, tta=tta)
     tau = meta.get("logit_adjustment", {}).get("tau", 0.0) if tau is None else tau
     counts = np.asarray(meta["train_counts"], dtype=np.float64)
     if tau:

@@ -1,0 +1,6 @@
+"""Running trained models: PyTorch and ONNX backends, export, evaluation of a model file."""
+
+from .backends import OnnxBackend, TorchBackend, export_onnx, load_backend
+from .evaluate import evaluate_checkpoint
+
+__all__ = ["OnnxBackend", "TorchBackend", "evaluate_checkpoint", "export_onnx", "load_backend"]

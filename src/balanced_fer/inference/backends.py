@@ -1,0 +1,99 @@
+"""Scoring faces with a trained model: the PyTorch checkpoint itself, or its ONNX export.
+
+Both backends read the same self-description (class names, preprocessing, training class counts,
+post-hoc adjustment) and return logits for uint8 face arrays, so everything above them (evaluation,
+prediction) does not care which one runs.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import BalancedFerError
+from ..models import predict_logits, prepare_batch
+from ..training.checkpoint import load_model
+
+META_FIELDS = ("class_names", "preprocessing", "train_counts", "logit_adjustment", "model", "validation")
+
+
+class TorchBackend:
+    """A ``.safetensors`` checkpoint run by PyTorch."""
+
+    def __init__(self, path: str | Path, device: str = "cpu"):
+        self.model, self.meta = load_model(path, device)
+        self.device = device
+
+    def logits(self, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> torch.Tensor:
+        return predict_logits(
+            self.model, images, self.meta["preprocessing"], device=self.device, tta=tta, batch_size=batch_size
+        )
+
+
+class OnnxBackend:
+    """An ``.onnx`` export run by onnxruntime on the CPU."""
+
+    def __init__(self, path: str | Path):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BalancedFerError("the ONNX backend needs onnxruntime: pip install 'balanced-fer[onnx]'") from None
+        try:
+            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise BalancedFerError(f"{path}: not a loadable ONNX model ({err})") from None
+        props = self.session.get_modelmeta().custom_metadata_map
+        if "balanced_fer" not in props:
+            raise BalancedFerError(f"{path}: ONNX model without balanced-fer metadata (export it with bfer export)")
+        self.meta = json.loads(props["balanced_fer"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def logits(self, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> torch.Tensor:
+        outputs = []
+        for start in range(0, len(images), batch_size):
+            x = prepare_batch(images[start : start + batch_size], self.meta["preprocessing"], "cpu").numpy()
+            logits = self.session.run(None, {self.input_name: x})[0]
+            if tta == "flip":
+                logits = (logits + self.session.run(None, {self.input_name: np.ascontiguousarray(x[..., ::-1])})[0]) / 2
+            outputs.append(torch.from_numpy(logits))
+        return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+def load_backend(path: str | Path, device: str = "cpu") -> TorchBackend | OnnxBackend:
+    """The backend for a model file: ``.onnx`` runs in onnxruntime, anything else is a checkpoint."""
+    return OnnxBackend(path) if str(path).endswith(".onnx") else TorchBackend(path, device)
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17) -> Path:
+    """Export a checkpoint to ONNX with a dynamic batch axis; input ``faces`` is the preprocessed
+    (N, C, input_size, input_size) float batch, output ``logits``. The checkpoint's description
+    (class names, preprocessing, training counts, post-hoc adjustment) goes into the metadata."""
+    import onnx
+
+    model, meta = load_model(checkpoint)
+    pre = meta["preprocessing"]
+    example = torch.zeros(1, pre["channels"], pre["input_size"], pre["input_size"])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, but needs no extra package
+        torch.onnx.export(
+            model,
+            (example,),
+            str(out),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["faces"],
+            output_names=["logits"],
+            dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}},
+        )
+    graph = onnx.load(str(out))
+    description: dict[str, Any] = {k: meta[k] for k in META_FIELDS if k in meta}
+    graph.metadata_props.add(key="balanced_fer", value=json.dumps(description))
+    onnx.save(graph, str(out))
+    return out
