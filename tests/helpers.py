@@ -33,3 +33,34 @@ def write_toy_faces(root: Path, counts: dict[str, int], size: int = 24, splits=(
                 image = np.clip(patterns[name] + rng.normal(0, 20, (size, size)), 0, 255).astype(np.uint8)
                 cv2.imwrite(str(folder / f"{j:04d}.png"), image)
     return root
+
+
+def random_checkpoint(
+    path: Path,
+    name: str = "vgg_compact_s",
+    kwargs: dict | None = None,
+    classes: list[str] | None = None,
+    size: int = 48,
+) -> Path:
+    """An untrained but complete checkpoint (BatchNorm statistics from one random batch)."""
+    import torch
+
+    from balanced_fer.labels import SEVEN_CLASSES
+    from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
+    from balanced_fer.training.checkpoint import model_meta, save_checkpoint
+
+    classes = classes or list(SEVEN_CLASSES)
+    kwargs = kwargs or {}
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=len(classes), in_chans=1, **kwargs)
+    crop = size - 4
+    model.train()
+    model(torch.randn(8, 1, crop, crop))
+    meta = {
+        "model": model_meta(name, kwargs, len(classes), 1),
+        "class_names": classes,
+        "preprocessing": DEFAULT_PREPROCESSING | {"size": size, "input_size": crop},
+        "train_counts": [10 * (i + 1) for i in range(len(classes))],
+        "logit_adjustment": {"tau": 0.0},
+    }
+    return save_checkpoint(path, model.state_dict(), meta)

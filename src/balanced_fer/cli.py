@@ -51,15 +51,9 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
 def _open_dataset(args: argparse.Namespace):
     from .data import open_dataset
 
-    return open_dataset(
-        args.spec,
-        strict=args.strict or None,
-        label_mode=args.label_mode,
-        drop_single_votes=args.drop_single_votes,
-        class_map=args.class_map,
-        peak_frames=args.peak_frames,
-        include_neutral=args.include_neutral,
-    )
+    names = ("strict", "label_mode", "drop_single_votes", "class_map", "peak_frames", "include_neutral")
+    values = {name: getattr(args, name, None) for name in names}  # commands without dataset options have none
+    return open_dataset(args.spec, **{name: None if value is False else value for name, value in values.items()})
 
 
 def _cmd_data_stats(args: argparse.Namespace) -> int:
@@ -188,6 +182,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         args.split,
         tta=args.tta,
         tau=args.post_hoc_tau,
+        prior=args.prior,
         cache_dir=args.cache_dir,
         progress=not args.no_progress,
     )
@@ -214,6 +209,26 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
     result = evaluate_checkpoint(out, dataset, split, progress=not args.no_progress)
     print(to_markdown(result, f"{out.name} on {dataset.name} {split}"))
     _write_json(args.json, result.to_dict())
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .inference.calibrate import calibrate_checkpoint
+    from .training.checkpoint import load_checkpoint
+    from .training.rebalance import validation_dataset
+
+    if args.spec:
+        dataset, split = _open_dataset(args), args.split
+    else:
+        dataset, split = validation_dataset(load_checkpoint(args.checkpoint)[1])
+    temperature, before, after = calibrate_checkpoint(
+        args.checkpoint, args.out, dataset, split, progress=not args.no_progress
+    )
+    print(
+        f"temperature {temperature:.3f} on {dataset.name} {split}: NLL {before.nll:.4f} -> {after.nll:.4f}, "
+        f"ECE {before.ece:.4f} -> {after.ece:.4f}; wrote {args.out}"
+    )
+    _write_json(args.json, {"temperature": temperature, "before": before.to_dict(), "after": after.to_dict()})
     return 0
 
 
@@ -311,10 +326,26 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--post-hoc-tau", type=float, help="post-hoc logit adjustment strength (default: the checkpoint's)"
     )
+    evaluate.add_argument(
+        "--prior", help="re-target the scores to class frequencies: train, uniform, or a JSON file {class: frequency}"
+    )
     evaluate.add_argument("--out", help="folder for the JSON, Markdown and confusion-matrix PNG")
     evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="fit temperature scaling on validation data, store it in the checkpoint"
+    )
+    calibrate.add_argument("checkpoint", help="a .safetensors checkpoint")
+    calibrate.add_argument(
+        "spec", nargs="?", help="validation data (default: the checkpoint recipe's validation split)"
+    )
+    calibrate.add_argument("--split", default="val", help="split of SPEC (default val)")
+    calibrate.add_argument("--out", type=Path, required=True, help="the calibrated checkpoint")
+    calibrate.add_argument("--json", metavar="OUT", help="also write the figures before and after as JSON")
+    calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    calibrate.set_defaults(run=_cmd_calibrate)
 
     export = commands.add_parser(
         "export", help="export a checkpoint to ONNX (metadata carries classes and preprocessing)"

@@ -1,27 +1,16 @@
 import pytest
-import torch
 
 from balanced_fer.data import open_dataset
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference.evaluate import evaluate_checkpoint
-from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
-from balanced_fer.training.checkpoint import model_meta, save_checkpoint
-from helpers import write_toy_faces
+from helpers import random_checkpoint, write_toy_faces
 
 MODEL_CLASSES = ["neutral", "happiness", "sadness", "contempt"]
 
 
 @pytest.fixture
 def checkpoint(tmp_path):
-    torch.manual_seed(0)
-    model = create_model("vgg_compact_s", num_classes=4)
-    meta = {
-        "model": model_meta("vgg_compact_s", {}, 4, 1),
-        "class_names": MODEL_CLASSES,
-        "preprocessing": DEFAULT_PREPROCESSING | {"size": 24, "input_size": 20},
-        "train_counts": [100, 100, 50, 5],
-    }
-    return save_checkpoint(tmp_path / "m.safetensors", model.state_dict(), meta)
+    return random_checkpoint(tmp_path / "m.safetensors", classes=MODEL_CLASSES, size=24)
 
 
 def test_classes_are_aligned_by_name(checkpoint, tmp_path):

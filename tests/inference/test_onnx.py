@@ -5,8 +5,7 @@ import torch
 from balanced_fer.cli import main
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import OnnxBackend, TorchBackend, export_onnx, load_backend
-from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
-from balanced_fer.training.checkpoint import model_meta, save_checkpoint
+from helpers import random_checkpoint
 
 pytest.importorskip("onnxruntime")
 
@@ -19,18 +18,7 @@ CASES = {
 
 
 def checkpoint(tmp_path, name: str, kwargs: dict):
-    torch.manual_seed(0)
-    model = create_model(name, num_classes=7, in_chans=1, **kwargs)
-    model.train()
-    model(torch.randn(8, 1, 44, 44))  # running statistics (and RASN's shared feature) from a batch
-    meta = {
-        "model": model_meta(name, kwargs, 7, 1),
-        "class_names": ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear"],
-        "preprocessing": DEFAULT_PREPROCESSING,
-        "train_counts": [10, 20, 5, 8, 7, 1, 6],
-        "logit_adjustment": {"tau": 0.0},
-    }
-    return save_checkpoint(tmp_path / f"{name}.safetensors", model.state_dict(), meta)
+    return random_checkpoint(tmp_path / f"{name}.safetensors", name, kwargs)
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -10,8 +10,8 @@ import torch
 from ..data import FaceDataset, load_arrays
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions
-from ..imbalance import adjust_logits
 from .backends import load_backend
+from .scoring import deployment_logits
 
 
 def evaluate_checkpoint(
@@ -21,13 +21,15 @@ def evaluate_checkpoint(
     *,
     tta: str = "none",
     tau: float | None = None,
+    prior: str | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
     device: str = "cpu",
 ) -> Evaluation:
     """Evaluate a checkpoint (``.safetensors``) or its ONNX export on ``dataset``'s ``split``. The
     model's classes must cover the dataset's: they are aligned by name (an 8-class FER+ model
-    evaluates on 7-class FER2013 by dropping its contempt score)."""
+    evaluates on 7-class FER2013 by dropping its contempt score). ``tau`` overrides the stored post-hoc
+    adjustment; ``prior`` re-targets the scores (see :func:`~balanced_fer.inference.scoring.deployment_logits`)."""
     backend = load_backend(checkpoint, device)
     meta = backend.meta
     pre = meta["preprocessing"]
@@ -36,11 +38,10 @@ def evaluate_checkpoint(
     if missing:
         raise BalancedFerError(f"{checkpoint}: the model does not know the dataset's classes {missing}")
     arrays = load_arrays(dataset, split, pre["size"], pre["channels"], cache_dir=cache_dir, progress=progress)
-    logits = backend.logits(arrays.images, tta=tta)
-    tau = meta.get("logit_adjustment", {}).get("tau", 0.0) if tau is None else tau
+    if tau is not None:
+        meta = meta | {"logit_adjustment": {"tau": tau}}
+    logits = deployment_logits(backend.logits(arrays.images, tta=tta), meta, prior)
     counts = np.asarray(meta["train_counts"], dtype=np.float64)
-    if tau:
-        logits = adjust_logits(logits, counts / counts.sum(), tau)
     columns = [model_classes.index(c) for c in dataset.class_names]
     probabilities = torch.softmax(logits[:, columns], dim=1).numpy()
     return evaluate_predictions(
