@@ -212,6 +212,30 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .inference import Recognizer
+    from .inference.predict_files import image_files, predict_crops, write_records
+
+    if not args.no_detect:
+        raise BalancedFerError(
+            "face detection is not part of this version yet: pass --no-detect to treat each image as a face crop"
+        )
+    if not args.model:
+        raise BalancedFerError(
+            "no pretrained model ships with this version yet: pass --model CHECKPOINT (.safetensors or .onnx)"
+        )
+    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior)
+    records = predict_crops(recognizer, image_files(args.paths), progress=not args.no_progress)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", newline="") as handle:
+            count = write_records(records, handle, args.format, recognizer.classes_)
+        print(f"wrote {count} records to {args.out}", file=sys.stderr)
+    else:
+        write_records(records, sys.stdout, args.format, recognizer.classes_)
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .inference.calibrate import calibrate_checkpoint
     from .training.checkpoint import load_checkpoint
@@ -333,6 +357,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="recognise expressions in images and folders")
+    predict.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    predict.add_argument("--model", help="a .safetensors checkpoint or .onnx export")
+    predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
+    predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
+    predict.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
+    predict.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
+    predict.add_argument("--out", help="write the records here instead of standard output")
+    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    predict.set_defaults(run=_cmd_predict)
 
     calibrate = commands.add_parser(
         "calibrate", help="fit temperature scaling on validation data, store it in the checkpoint"

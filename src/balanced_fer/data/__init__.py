@@ -1,7 +1,7 @@
 """Reading FER datasets: readers per format, dataset specs, the array cache and statistics."""
 
 from .cache import FaceArrays, load_arrays
-from .dataset import FaceDataset, Sample
+from .dataset import FaceDataset, Sample, read_image
 from .formats import FORMATS
 from .spec import detect_format, open_dataset, parse_spec
 
@@ -14,4 +14,5 @@ __all__ = [
     "load_arrays",
     "open_dataset",
     "parse_spec",
+    "read_image",
 ]

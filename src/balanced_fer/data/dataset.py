@@ -57,6 +57,13 @@ class Sample:
         return image
 
 
+def read_image(path: str | Path, channels: int = 3) -> np.ndarray:
+    """An image file as uint8 grey (HxW) or RGB (HxWx3), whatever its format, bit depth, alpha or
+    EXIF orientation; an unreadable file is an :class:`ImageError` naming it."""
+    source = Sample(str(path), -1, "all")
+    return source.decode(channels)
+
+
 def _decode_file(sample: Sample, data: bytes, channels: int) -> np.ndarray:
     if not data:
         raise ImageError(f"{sample.source}: file is empty")

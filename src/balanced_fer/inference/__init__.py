@@ -2,5 +2,14 @@
 
 from .backends import OnnxBackend, TorchBackend, export_onnx, load_backend
 from .evaluate import evaluate_checkpoint
+from .recognizer import Prediction, Recognizer
 
-__all__ = ["OnnxBackend", "TorchBackend", "evaluate_checkpoint", "export_onnx", "load_backend"]
+__all__ = [
+    "OnnxBackend",
+    "Prediction",
+    "Recognizer",
+    "TorchBackend",
+    "evaluate_checkpoint",
+    "export_onnx",
+    "load_backend",
+]
