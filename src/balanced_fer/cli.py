@@ -14,8 +14,6 @@ from . import __version__
 from .errors import BalancedFerError
 from .labels import parse_class_map
 
-log = logging.getLogger("balanced_fer")
-
 
 def _write_json(path: str | None, payload: dict) -> None:
     if path:
