@@ -212,18 +212,20 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .inference import Recognizer
-    from .inference.predict_files import image_files, predict_crops, write_records
+    from .inference.predict_files import image_files, predict_files, write_records
 
-    if not args.no_detect:
-        raise BalancedFerError(
-            "face detection is not part of this version yet: pass --no-detect to treat each image as a face crop"
-        )
     if not args.model:
         raise BalancedFerError(
             "no pretrained model ships with this version yet: pass --model CHECKPOINT (.safetensors or .onnx)"
         )
-    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior)
-    records = predict_crops(recognizer, image_files(args.paths), progress=not args.no_progress)
+    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, detector=args.detector)
+    records = predict_files(
+        recognizer,
+        image_files(args.paths),
+        detect=not args.no_detect,
+        annotate_dir=args.annotate,
+        progress=not args.no_progress,
+    )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as handle:
@@ -360,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
     predict.add_argument("--model", help="a .safetensors checkpoint or .onnx export")
     predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
+    predict.add_argument("--detector", default="full", help="BlazeFace 'full' (default), 'short', or a .tflite path")
+    predict.add_argument("--annotate", type=Path, help="folder for copies of the images with faces drawn")
     predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     predict.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
     predict.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")

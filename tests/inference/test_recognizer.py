@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -8,8 +9,11 @@ import pytest
 
 from balanced_fer import Recognizer
 from balanced_fer.cli import main
+from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
 from helpers import random_checkpoint, write_face
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
@@ -32,12 +36,28 @@ def test_predict_proba_on_any_kind_of_crop(model):
     assert scores.shape == (5, 7) and np.allclose(scores.sum(1), 1, atol=1e-5)
     assert np.allclose(scores, scores[0], atol=1e-5)  # the same face in every format
     assert np.allclose(recognizer.predict_proba([grey]), scores[:1], atol=1e-5)  # alone or in a batch
-    assert recognizer.predict([grey]) == [recognizer.classes_[int(scores[0].argmax())]]
     prediction = recognizer.classify([grey])[0]
+    assert prediction.label == recognizer.classes_[int(scores[0].argmax())]
     assert prediction.label in recognizer.classes_ and set(prediction.scores) == set(recognizer.classes_)
     assert recognizer.predict_proba([]).shape == (0, 7)
     with pytest.raises(BalancedFerError, match="non-empty HxW"):
         recognizer.predict_proba([np.zeros((0, 5), np.uint8)])
+
+
+def test_predict_finds_faces_in_photos(model):
+    recognizer = Recognizer(model)
+    astronaut = read_image(EXAMPLES / "astronaut.jpg", 3)
+    faces = recognizer.predict(astronaut)
+    assert len(faces) == 1 and faces[0].label in recognizer.classes_ and len(faces[0].landmarks) == 6
+    assert abs(sum(faces[0].scores.values()) - 1) < 1e-4 and faces[0].detection_score > 0.8
+    grey = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    from_grey, from_path = recognizer.predict(grey), recognizer.predict(EXAMPLES / "astronaut.jpg")
+    assert len(from_grey) == 1 and from_path[0].scores == faces[0].scores
+    batch = recognizer.predict_batch(
+        [astronaut, read_image(EXAMPLES / "rocket.jpg", 3), np.hstack([astronaut, astronaut])]
+    )
+    assert [len(f) for f in batch] == [1, 0, 2]
+    assert batch[0][0].scores == pytest.approx(faces[0].scores, abs=1e-6)
 
 
 def test_prior_moves_scores_towards_rare_classes(model):
@@ -48,6 +68,15 @@ def test_prior_moves_scores_towards_rare_classes(model):
     )
     # train counts grow with the class index: the uniform prior raises the rarest class most
     assert uniform[0] / plain[0] > uniform[-1] / plain[-1]
+
+
+def test_bfer_predict_detects_and_annotates(model, tmp_path, capsys):
+    out = tmp_path / "annotated"
+    assert main(["predict", str(EXAMPLES), "--model", str(model), "--annotate", str(out), "--no-progress"]) == 0
+    records = {Path(r["path"]).name: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert len(records["astronaut.jpg"]["faces"]) == 1 and records["rocket.jpg"]["faces"] == []
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg", "cameraman.jpg", "rocket.jpg"]
+    assert cv2.imread(str(out / "astronaut.jpg")).shape == (512, 512, 3)
 
 
 def test_bfer_predict_on_a_folder(model, tmp_path, capsys):
@@ -84,8 +113,6 @@ def test_bfer_predict_on_a_folder(model, tmp_path, capsys):
 
 
 def test_bfer_predict_errors(model, tmp_path, capsys):
-    assert main(["predict", str(tmp_path), "--model", str(model)]) == 2
-    assert "--no-detect" in capsys.readouterr().err
     assert main(["predict", str(tmp_path), "--no-detect"]) == 2
     assert "--model" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nothing.png"), "--model", str(model), "--no-detect"]) == 2

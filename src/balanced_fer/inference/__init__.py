@@ -2,9 +2,10 @@
 
 from .backends import OnnxBackend, TorchBackend, export_onnx, load_backend
 from .evaluate import evaluate_checkpoint
-from .recognizer import Prediction, Recognizer
+from .recognizer import Face, Prediction, Recognizer
 
 __all__ = [
+    "Face",
     "OnnxBackend",
     "Prediction",
     "Recognizer",

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+import cv2
 from tqdm.auto import tqdm
 
 from ..data import read_image
 from ..data.formats.folder import IMAGE_SUFFIXES
 from ..errors import BalancedFerError, ImageError
-from .recognizer import Recognizer
+from .annotate import annotate
+from .recognizer import Face, Recognizer
 
 log = logging.getLogger("balanced_fer")
 
@@ -39,34 +41,59 @@ def image_files(paths: list[str]) -> list[Path]:
     return found
 
 
-def predict_crops(
-    recognizer: Recognizer, files: list[Path], batch_size: int = 256, progress: bool = True
+def predict_files(
+    recognizer: Recognizer,
+    files: list[Path],
+    *,
+    detect: bool = True,
+    annotate_dir: Path | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
 ) -> Iterator[dict]:
-    """One record per file, each image taken as one face crop: path, faces (box, label, scores)
-    or an error for an unreadable file (counted in a warning, never fatal)."""
-    channels = recognizer.meta["preprocessing"]["channels"]
-    bad = 0
+    """One record per file: ``path`` and ``faces`` (box, landmarks, label, scores). With
+    ``detect=False`` each image is one face crop (box = the whole image). An unreadable file gets a
+    record with its ``error`` and is counted in a warning, never fatal. ``annotate_dir`` receives a
+    copy of each image with its faces drawn."""
+    bad, used = 0, set()
     with tqdm(total=len(files), desc="predicting", unit="img", disable=not progress) as bar:
         for start in range(0, len(files), batch_size):
-            chunk, faces, records = files[start : start + batch_size], [], []
+            chunk, images, records = files[start : start + batch_size], [], []
             for path in chunk:
                 try:
-                    faces.append(read_image(path, channels))
+                    images.append(read_image(path, 3))
                     records.append({"path": str(path)})
                 except ImageError as err:
                     bad += 1
                     records.append({"path": str(path), "error": str(err), "faces": []})
-            predictions = iter(recognizer.classify(faces))
-            images = iter(faces)
+            if detect:
+                found = recognizer.predict_batch(images)
+            else:
+                found = [
+                    [Face(p.label, p.scores, (0.0, 0.0, float(im.shape[1]), float(im.shape[0])))]
+                    for im, p in zip(images, recognizer.classify(images))
+                ]
+            results, pictures = iter(found), iter(images)
             for record in records:
                 if "error" not in record:
-                    h, w = next(images).shape[:2]
-                    p = next(predictions)
-                    record["faces"] = [{"box": [0, 0, w, h], "label": p.label, "scores": p.scores}]
+                    faces, image = next(results), next(pictures)
+                    record["faces"] = [face.to_dict() for face in faces]
+                    if annotate_dir is not None:
+                        target = _unique(annotate_dir, Path(record["path"]), used)
+                        cv2.imwrite(str(target), annotate(image, faces))
                 yield record
             bar.update(len(chunk))
     if bad:
         log.warning("%d of %d images could not be read (their records carry the error)", bad, len(files))
+
+
+def _unique(folder: Path, source: Path, used: set[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    name, n = f"{source.stem}.jpg", 1
+    while name in used:
+        n += 1
+        name = f"{source.stem}_{n}.jpg"
+    used.add(name)
+    return folder / name
 
 
 def write_records(records: Iterator[dict], out: TextIO, fmt: str, classes: list[str]) -> int:
@@ -78,11 +105,15 @@ def write_records(records: Iterator[dict], out: TextIO, fmt: str, classes: list[
             count += 1
         return count
     writer = csv.writer(out)
-    writer.writerow(["path", "label"] + [f"score_{c}" for c in classes] + ["error"])
+    writer.writerow(["path", "face", "x", "y", "w", "h", "label"] + [f"score_{c}" for c in classes] + ["error"])
     for record in records:
         count += 1
-        if record.get("error"):
-            writer.writerow([record["path"], ""] + [""] * len(classes) + [record["error"]])
-        for face in record["faces"]:
-            writer.writerow([record["path"], face["label"]] + [f"{face['scores'][c]:.6f}" for c in classes] + [""])
+        if record.get("error") or not record["faces"]:
+            writer.writerow(
+                [record["path"], "", "", "", "", "", ""] + [""] * len(classes) + [record.get("error", "no face")]
+            )
+        for i, face in enumerate(record["faces"]):
+            writer.writerow(
+                [record["path"], i, *face["box"], face["label"]] + [f"{face['scores'][c]:.6f}" for c in classes] + [""]
+            )
     return count

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from ..data import read_image
 from ..errors import BalancedFerError
+from ..faces import BlazeFaceDetector, FaceDetector, align_face
 from .backends import load_backend
 from .scoring import deployment_logits
 
@@ -23,21 +25,44 @@ class Prediction:
     scores: dict[str, float]
 
 
+@dataclass
+class Face(Prediction):
+    """A detected face: box ``(x, y, w, h)`` and landmarks in image pixels, detection score, and its
+    expression (label and scores)."""
+
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    landmarks: list[list[float]] = field(default_factory=list)
+    detection_score: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {
+            "box": [round(v, 1) for v in self.box],
+            "landmarks": [[round(v, 1) for v in point] for point in self.landmarks],
+            "detection_score": round(self.detection_score, 4),
+            "label": self.label,
+            "scores": {c: round(p, 6) for c, p in self.scores.items()},
+        }
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Any uint8 / uint16 grey, RGB or RGBA image as RGB uint8 (H, W, 3)."""
+    image = np.asarray(image)
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) == 0:
+        raise BalancedFerError(
+            f"an image must be a non-empty HxW or HxWxC uint8 array, got {image.dtype} {image.shape}"
+        )
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2RGB)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
 def to_face_array(face: np.ndarray, size: int, channels: int) -> np.ndarray:
     """Any uint8 / uint16 face crop (grey, RGB or RGBA) as (size, size, channels) uint8."""
-    face = np.asarray(face)
-    if face.dtype == np.uint16:
-        face = (face >> 8).astype(np.uint8)
-    if face.dtype != np.uint8 or face.ndim not in (2, 3) or min(face.shape[:2]) == 0:
-        raise BalancedFerError(f"a face must be a non-empty HxW or HxWxC uint8 image, got {face.dtype} {face.shape}")
-    if face.ndim == 3 and face.shape[2] == 4:
-        face = face[:, :, :3]
-    if face.ndim == 3 and face.shape[2] == 1:
-        face = face[:, :, 0]
-    if channels == 1 and face.ndim == 3:
+    face = as_rgb(face)
+    if channels == 1:
         face = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
-    elif channels == 3 and face.ndim == 2:
-        face = cv2.cvtColor(face, cv2.COLOR_GRAY2RGB)
     if face.shape[:2] != (size, size):
         shrink = face.shape[0] > size or face.shape[1] > size
         face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
@@ -45,20 +70,63 @@ def to_face_array(face: np.ndarray, size: int, channels: int) -> np.ndarray:
 
 
 class Recognizer:
-    """Expression scores for face crops from a checkpoint (``.safetensors``) or its ONNX export.
+    """Facial expressions from a checkpoint (``.safetensors``) or its ONNX export.
 
-    ``prior`` re-targets the scores to the class frequencies of the place the model is used
-    (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror.
+    ``predict(image)`` finds the faces (``detector``: ``full`` or ``short`` BlazeFace, a ``.tflite``
+    path, or any object with ``detect(rgb) -> list[DetectedFace]``), aligns each (eyes level, face box
+    plus ``margin`` scaled into the model's crop) and scores it; ``predict_proba(face_crops)`` scores
+    crops directly. ``prior`` re-targets the scores to the class frequencies of the place the model is
+    used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror.
 
-    >>> recognizer = Recognizer("runs/fer2013_compact/final.safetensors", prior="uniform")
-    >>> recognizer.predict_proba([face])          # (1, 7) probabilities in recognizer.classes_ order
+    >>> recognizer = Recognizer("model.onnx", prior="uniform")
+    >>> [face.label for face in recognizer.predict(photo)]     # e.g. ['happiness']
+    >>> recognizer.predict_proba([crop])                       # (1, 7) in recognizer.classes_ order
     """
 
-    def __init__(self, model: str | Path, *, device: str = "cpu", tta: str = "none", prior: str | None = None):
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        device: str = "cpu",
+        tta: str = "none",
+        prior: str | None = None,
+        detector: str | FaceDetector = "full",
+        margin: float = 0.25,
+    ):
         self.backend = load_backend(model, device)
         self.meta = self.backend.meta
-        self.tta, self.prior = tta, prior
+        self.tta, self.prior, self.margin = tta, prior, margin
         self.classes_: list[str] = list(self.meta["class_names"])
+        self._detector = detector
+
+    @property
+    def detector(self) -> FaceDetector:
+        """The face detector, created on first use (crop-only users never load it)."""
+        if isinstance(self._detector, str):
+            self._detector = BlazeFaceDetector(self._detector)
+        return self._detector
+
+    def predict(self, image: np.ndarray | str | Path) -> list[Face]:
+        """Every face in an image (an array, grey / RGB / RGBA, or a file path) with its expression."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: Sequence[np.ndarray | str | Path]) -> list[list[Face]]:
+        """:meth:`predict` for several images, scoring all their faces in one batch."""
+        size = self.meta["preprocessing"]["size"]
+        found, crops = [], []
+        for image in images:
+            rgb = read_image(image, 3) if isinstance(image, (str, Path)) else as_rgb(image)
+            faces = self.detector.detect(rgb)
+            found.append(faces)
+            crops += [align_face(rgb, face, size, self.margin) for face in faces]
+        predictions = iter(self.classify(crops))
+        return [
+            [
+                Face(p.label, p.scores, face.box, face.landmarks.tolist(), face.score)
+                for face, p in zip(faces, predictions)
+            ]
+            for faces in found
+        ]
 
     def predict_proba(self, faces: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """(N, K) class probabilities for N face crops (each any size; RGB or grey)."""
@@ -68,10 +136,6 @@ class Recognizer:
         batch = np.stack([to_face_array(face, pre["size"], pre["channels"]) for face in faces])
         logits = deployment_logits(self.backend.logits(batch, tta=self.tta), self.meta, self.prior)
         return torch.softmax(logits, dim=1).numpy()
-
-    def predict(self, faces: Sequence[np.ndarray] | np.ndarray) -> list[str]:
-        """The most likely expression of each face crop."""
-        return [self.classes_[i] for i in self.predict_proba(faces).argmax(axis=1)]
 
     def classify(self, faces: Sequence[np.ndarray] | np.ndarray) -> list[Prediction]:
         """Label and per-class scores of each face crop."""

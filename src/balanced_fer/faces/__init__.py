@@ -1,0 +1,6 @@
+"""Faces: detection behind one interface (BlazeFace shipped) and landmark alignment."""
+
+from .align import align_face, alignment_matrix
+from .detector import LANDMARKS, BlazeFaceDetector, DetectedFace, FaceDetector
+
+__all__ = ["LANDMARKS", "BlazeFaceDetector", "DetectedFace", "FaceDetector", "align_face", "alignment_matrix"]
