@@ -211,21 +211,46 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    import itertools
+
     from .inference import Recognizer
     from .inference.predict_files import image_files, predict_files, write_records
+    from .inference.video import is_video, predict_video
 
     if not args.model:
         raise BalancedFerError(
             "no pretrained model ships with this version yet: pass --model CHECKPOINT (.safetensors or .onnx)"
         )
+    if not args.paths and args.webcam is None:
+        raise BalancedFerError("give image or video paths, or --webcam N")
     recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, detector=args.detector)
-    records = predict_files(
-        recognizer,
-        image_files(args.paths),
-        detect=not args.no_detect,
-        annotate_dir=args.annotate,
-        progress=not args.no_progress,
-    )
+    videos = [Path(p) for p in args.paths if is_video(Path(p))]
+    streams = [
+        predict_files(
+            recognizer,
+            image_files([p for p in args.paths if not is_video(Path(p))]),
+            detect=not args.no_detect,
+            annotate_dir=args.annotate,
+            progress=not args.no_progress,
+        )
+    ]
+    sources: list[Path | int] = videos + ([args.webcam] if args.webcam is not None else [])
+    for source in sources:
+        name = f"webcam:{source}" if isinstance(source, int) else str(source)
+        annotated = (
+            args.annotate / f"{'webcam' if isinstance(source, int) else source.stem}.mp4" if args.annotate else None
+        )
+        frames = predict_video(
+            recognizer,
+            source,
+            smoothing=args.smoothing,
+            every=args.every,
+            annotate_path=annotated,
+            max_frames=args.max_frames,
+            progress=not args.no_progress,
+        )
+        streams.append({"path": name} | record for record in frames)
+    records = itertools.chain.from_iterable(streams)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as handle:
@@ -359,11 +384,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=_cmd_evaluate)
 
     predict = commands.add_parser("predict", help="recognise expressions in images and folders")
-    predict.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    predict.add_argument("paths", nargs="*", help="images, folders (searched recursively) or videos")
     predict.add_argument("--model", help="a .safetensors checkpoint or .onnx export")
     predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
     predict.add_argument("--detector", default="full", help="BlazeFace 'full' (default), 'short', or a .tflite path")
-    predict.add_argument("--annotate", type=Path, help="folder for copies of the images with faces drawn")
+    predict.add_argument("--annotate", type=Path, help="folder for copies of the images / videos with faces drawn")
+    predict.add_argument(
+        "--webcam", type=int, metavar="N", help="also read webcam N (stop with Ctrl-C or --max-frames)"
+    )
+    predict.add_argument(
+        "--smoothing", type=float, default=0.6, help="videos: weight of a face's past scores (default 0.6)"
+    )
+    predict.add_argument("--every", type=int, default=1, help="videos: analyse one frame in EVERY (default 1)")
+    predict.add_argument("--max-frames", type=int, help="videos / webcam: stop after this many analysed frames")
     predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     predict.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
     predict.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
