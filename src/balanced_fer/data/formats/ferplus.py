@@ -31,18 +31,7 @@ from .registry import csv_header, register_format
 LABEL_MODES = ("majority", "plurality", "probability")
 SPLIT_FOLDERS = {"FER2013Train": "train", "FER2013Valid": "val", "FER2013Test": "test"}
 USAGE_FOLDERS = {"Training": "FER2013Train", "PublicTest": "FER2013Valid", "PrivateTest": "FER2013Test"}
-MASTER_VOTE_COLUMNS = (
-    "neutral",
-    "happiness",
-    "surprise",
-    "sadness",
-    "anger",
-    "disgust",
-    "fear",
-    "contempt",
-    "unknown",
-    "NF",
-)
+MASTER_VOTE_COLUMNS = CANONICAL_CLASSES + ("unknown", "NF")  # fer2013new.csv header
 LABEL_COLUMNS = ("image", "box") + FERPLUS_VOTE_COLUMNS
 NUM_EMOTIONS = len(CANONICAL_CLASSES)
 _BOX = re.compile(r"^\(\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\)$")
