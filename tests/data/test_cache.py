@@ -1,5 +1,6 @@
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,21 @@ def test_soft_labels_are_cached(shared_datasets, cache_dir):
     arrays = load_arrays(dataset, "val", cache_dir=cache_dir, progress=False)
     assert arrays.soft_labels.shape == (len(arrays), 8)
     assert np.allclose(arrays.soft_labels.sum(1), 1, atol=1e-5)
+
+
+def test_rebuild_and_concurrent_builders(small_folder, tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    root, _ = small_folder
+    cache = tmp_path / "cache"
+    first = load_arrays(open_dataset(root), "train", size=64, cache_dir=cache, progress=False)
+    again = load_arrays(open_dataset(root), "train", size=64, cache_dir=cache, rebuild=True, progress=False)
+    assert again.path == first.path and np.array_equal(np.asarray(again.images), np.asarray(first.images))
+    with ProcessPoolExecutor(2) as pool:  # two processes building the same entry at once, as DDP ranks do
+        sizes = list(pool.map(_load_len, [(str(root), str(tmp_path / "race"))] * 4))
+    assert sizes == [4] * 4
+
+
+def _load_len(args):
+    root, cache = args
+    return len(load_arrays(open_dataset(root), "train", size=64, cache_dir=Path(cache), progress=False))

@@ -79,7 +79,7 @@ def load_arrays(
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     entry = root / f"{prefix}-{fingerprint}"
     if rebuild or not (entry / "meta.json").is_file():
-        _build(part, entry, size, channels, strict, workers, progress, f"caching {dataset.name}/{split}")
+        _build(part, entry, size, channels, strict, workers, progress, f"caching {dataset.name}/{split}", rebuild)
         for stale in root.glob(f"{prefix}-*"):
             if stale != entry:
                 shutil.rmtree(stale, ignore_errors=True)
@@ -112,7 +112,10 @@ def _build(
     workers: int | None,
     progress: bool,
     description: str,
+    replace: bool = False,
 ) -> None:
+    """Decode into a staging folder and rename it to ``entry``; ``replace`` swaps out an existing
+    entry (a rebuild), otherwise an entry another process finished meanwhile is kept."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
     try:
@@ -169,9 +172,17 @@ def _build(
             "skipped": [samples[i].source for i in failed],
         }
         (staging / "meta.json").write_text(json.dumps(meta))
-        if entry.exists():
-            shutil.rmtree(entry)
-        os.replace(staging, entry)
+        if entry.exists() and not replace:  # another process finished the same build first: keep its entry
+            return
+        if entry.exists():  # a rebuild: move the old entry aside first, so readers never see it half gone
+            retired = staging.with_name(staging.name + "-old")
+            os.replace(entry, retired)
+            shutil.rmtree(retired, ignore_errors=True)
+        try:
+            os.replace(staging, entry)
+        except OSError:
+            if not (entry / "meta.json").is_file():  # not another process finishing the same build first
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
