@@ -64,3 +64,13 @@ def random_checkpoint(
         "logit_adjustment": {"tau": 0.0},
     }
     return save_checkpoint(path, model.state_dict(), meta)
+
+
+def frames_to_video(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> Path:
+    """Write RGB frames as an MP4."""
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path

@@ -7,8 +7,8 @@ import pytest
 from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import Face, Recognizer
-from balanced_fer.inference.video import FaceTracker, frames_to_video, predict_video
-from helpers import random_checkpoint
+from balanced_fer.inference.video import FaceTracker, predict_video
+from helpers import frames_to_video, random_checkpoint
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

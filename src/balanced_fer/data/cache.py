@@ -17,12 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import DatasetError, ImageError
-from .dataset import FaceDataset, Sample
+from .dataset import FaceDataset, Sample, resize_square
 from .problems import Problems
 
 CACHE_VERSION = 1
@@ -190,10 +189,7 @@ def _build(
 def _prepare(sample: Sample, size: int, channels: int) -> tuple[str, np.ndarray]:
     """Content hash and resized pixels of one sample, shaped (size, size, channels)."""
     data = sample.read_bytes()
-    image = sample.decode(channels, data)
-    if image.shape[:2] != (size, size):
-        shrink = image.shape[0] > size or image.shape[1] > size
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    image = resize_square(sample.decode(channels, data), size)
     return sample.content_hash(data), image.reshape(size, size, channels)
 
 

@@ -57,6 +57,14 @@ class Sample:
         return image
 
 
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` resized to ``size`` x ``size`` (area interpolation when shrinking, bilinear otherwise)."""
+    if image.shape[:2] == (size, size):
+        return image
+    shrink = image.shape[0] > size or image.shape[1] > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 def read_image(path: str | Path, channels: int = 3) -> np.ndarray:
     """An image file as uint8 grey (HxW) or RGB (HxWx3), whatever its format, bit depth, alpha or
     EXIF orientation; an unreadable file is an :class:`ImageError` naming it."""

@@ -72,12 +72,6 @@ class OwnershipMasks:
                 weight.grad.add_(weight, alpha=weight_decay)
             weight.grad.mul_(keep)
 
-    @torch.no_grad()
-    def apply(self, model: nn.Module, tasks: set[int]) -> None:
-        """Zero every weight not owned by one of ``tasks`` (the model of the last of them)."""
-        for name, weight in prunable_weights(model):
-            weight.mul_(self.trainable(name, tasks).to(weight.device))
-
     # ---- storage ----------------------------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {f"owner.{k}": v for k, v in self.owner.items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,9 @@ import numpy as np
 import torch
 
 from ..errors import BalancedFerError
-from ..evaluation import save_evaluation
 from ..imbalance.subsets import balanced_subsets
-from ..inference.evaluate import evaluate_checkpoint
 from ..models import create_model
 from ..training.checkpoint import load_checkpoint, save_checkpoint
-from ..training.rebalance import validation_dataset
 from ..training.recipe import Recipe
 from ..training.trainer import Trainer, TrainerHooks, TrainingData, load_training_data
 from .masks import OwnershipMasks, prunable_weights
@@ -212,12 +210,10 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
             }
         )
         start = folder / "final.safetensors"
-    return _export(recipe, out_dir, start, masks, subsets, history, progress)
+    return _export(recipe, out_dir, start, masks, subsets, history)
 
 
-def _export(
-    recipe: Recipe, out_dir: Path, last: Path, masks: OwnershipMasks, subsets, history, progress: bool
-) -> dict[str, Any]:
+def _export(recipe: Recipe, out_dir: Path, last: Path, masks: OwnershipMasks, subsets, history) -> dict[str, Any]:
     """The final stage's model as a plain dense checkpoint, with its validation report."""
     tensors, meta = load_checkpoint(last)
     meta = meta | {
@@ -229,16 +225,15 @@ def _export(
         },
     }
     final = save_checkpoint(out_dir / "final.safetensors", tensors, meta)
-    dataset, split = validation_dataset(meta)
-    result = evaluate_checkpoint(final, dataset, split, progress=progress)
-    reports = save_evaluation(result, out_dir / "eval", stem="val", title=f"{recipe.name}: validation")
+    shutil.copytree(last.parent / "eval", out_dir / "eval", dirs_exist_ok=True)  # the final stage's report
+    reports = {"json": "val.json", "markdown": "val.md", "confusion_matrix": "val_confusion.png"}
     summary = {
         "recipe": recipe.name,
         "checkpoint": str(final),
         "phases": history,
         "validation": history[-1]["validation"],
         "train_seconds": round(sum(h["train_seconds"] for h in history), 1),
-        "reports": {k: str(v) for k, v in reports.items()},
+        "reports": {k: str(out_dir / "eval" / name) for k, name in reports.items()},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..data import read_image
+from ..data.dataset import resize_square
 from ..errors import BalancedFerError
 from ..faces import BlazeFaceDetector, FaceDetector, align_face
 from .backends import load_backend
@@ -63,10 +64,7 @@ def to_face_array(face: np.ndarray, size: int, channels: int) -> np.ndarray:
     face = as_rgb(face)
     if channels == 1:
         face = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
-    if face.shape[:2] != (size, size):
-        shrink = face.shape[0] > size or face.shape[1] > size
-        face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return face.reshape(size, size, channels)
+    return resize_square(face, size).reshape(size, size, channels)
 
 
 class Recognizer:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..imbalance import prior_from
+from ..imbalance import adjust_logits, prior_from
 
 SAMPLER_BALANCE = {"instance": 0.0, "square_root": 0.5, "class_balanced": 1.0, "progressive": 1.0}
 
@@ -48,9 +48,8 @@ def deployment_logits(logits: torch.Tensor, meta: dict[str, Any], prior: str | N
     class frequencies) when given."""
     logits = logits / float(meta.get("calibration", {}).get("temperature", 1.0))
     tau = float(meta.get("logit_adjustment", {}).get("tau", 0.0))
-    log_train = torch.as_tensor(np.log(train_prior(meta)), dtype=logits.dtype)
     if tau:
-        logits = logits - tau * log_train
+        logits = adjust_logits(logits, train_prior(meta), tau)
     if prior is not None:
         target = np.log(prior_from(prior, meta["class_names"], meta["train_counts"]))
         logits = logits + torch.as_tensor(target - output_log_prior(meta), dtype=logits.dtype)

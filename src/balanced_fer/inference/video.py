@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import BalancedFerError
@@ -137,13 +136,3 @@ def predict_video(
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
-
-
-def frames_to_video(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> Path:
-    """Write RGB frames as an MP4 (for examples and tests)."""
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path

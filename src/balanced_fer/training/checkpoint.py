@@ -8,6 +8,7 @@ half-written checkpoint.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from ..errors import BalancedFerError
 META_KEY = "balanced_fer"
 
 
+@functools.cache
 def git_commit() -> str | None:
     """The source tree's git commit, or None outside a checkout."""
     try:
