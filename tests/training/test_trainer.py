@@ -44,6 +44,11 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
 
 
+def train_args(recipe: Path, out: Path, *overrides: str) -> list[str]:
+    """``train RECIPE --out OUT --no-progress --set ...`` for main() or a subprocess."""
+    return ["train", str(recipe), "--out", str(out), "--no-progress", *(a for o in overrides for a in ("--set", o))]
+
+
 def cli(*args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     return subprocess.Popen(
@@ -63,22 +68,7 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                str(toy_recipe),
-                "--out",
-                str(out),
-                "--no-progress",
-                "--set",
-                "decouple.method=crt",
-                "--json",
-                str(tmp_path / "summary.json"),
-            ]
-        )
-        == 0
-    )
+    assert main([*train_args(toy_recipe, out, "decouple.method=crt"), "--json", str(tmp_path / "summary.json")]) == 0
     for name in (
         "best.safetensors",
         "last.safetensors",
@@ -147,13 +137,13 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
     )
     assert main(["models", "vgg*"]) == 0 and "vgg_compact_s" in capsys.readouterr().out
     # a second run into the same folder would overwrite work: refused
-    assert main(["train", str(toy_recipe), "--out", str(out), "--no-progress"]) == 2
+    assert main(train_args(toy_recipe, out)) == 2
 
 
 def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_path):
-    straight = cli("train", str(toy_recipe), "--out", str(tmp_path / "a"), "--no-progress")
+    straight = cli(*train_args(toy_recipe, tmp_path / "a"))
     assert straight.wait(timeout=300) == 0, straight.stdout.read()
-    killed = cli("train", str(toy_recipe), "--out", str(tmp_path / "b"), "--no-progress")
+    killed = cli(*train_args(toy_recipe, tmp_path / "b"))
     metrics = tmp_path / "b" / "metrics.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
@@ -161,7 +151,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_pa
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert len(metrics.read_text().splitlines()) < 4, "the run finished before it could be killed"
-    resumed = cli("train", str(toy_recipe), "--out", str(tmp_path / "b"), "--resume", "--no-progress")
+    resumed = cli(*train_args(toy_recipe, tmp_path / "b"), "--resume")
     output = resumed.communicate(timeout=300)[0]
     assert resumed.returncode == 0, output
     assert "resuming" in output
@@ -192,13 +182,7 @@ def test_two_process_ddp_on_cpu(toy_recipe, tmp_path):
             str(_free_port()),
             "-m",
             "balanced_fer.cli",
-            "train",
-            str(toy_recipe),
-            "--out",
-            str(out),
-            "--no-progress",
-            "--set",
-            "schedule.epochs=2",
+            *train_args(toy_recipe, out, "schedule.epochs=2"),
         ],
         env=env,
         capture_output=True,
