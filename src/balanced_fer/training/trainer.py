@@ -369,7 +369,8 @@ class Trainer:
         )
 
     def _validate_and_save(self, row: dict[str, Any]) -> None:
-        result = self.evaluate_model(self.model)
+        # Scored as deployed: with the recipe's post-hoc adjustment, so selection sees the same figures.
+        result = self.evaluate_model(self.model, tau=self.recipe.post_hoc.tau)
         metric_name = self.recipe.eval.select_metric
         metric = float(self.epoch) if metric_name == "last" else getattr(result, metric_name, None)
         if not isinstance(metric, float):
