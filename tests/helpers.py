@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # the committed photos, with ATTRIBUTION.md
+
 
 def write_face(path: Path, seed: int, size: int = 48, channels: int = 1) -> np.ndarray:
     """Write a deterministic textured image (PNG or JPEG by suffix) and return its pixels."""

@@ -1,7 +1,5 @@
 """The shipped BlazeFace detector and the alignment, on real public-domain photos (examples/)."""
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -9,8 +7,7 @@ import pytest
 from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.faces import BlazeFaceDetector, align_face, alignment_matrix
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from helpers import EXAMPLES
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ from balanced_fer import Recognizer
 from balanced_fer.cli import main
 from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
-from helpers import random_checkpoint, write_face
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from helpers import EXAMPLES, random_checkpoint, write_face
 
 
 @pytest.fixture
@@ -113,7 +111,7 @@ def test_bfer_predict_on_a_folder(model, tmp_path, capsys):
 
 
 def test_bfer_predict_errors(model, tmp_path, capsys):
-    assert main(["predict", str(tmp_path), "--no-detect"]) == 2
-    assert "--model" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path), "--model", "nonsense", "--no-detect"]) == 2
+    assert "no shipped model named 'nonsense'" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nothing.png"), "--model", str(model), "--no-detect"]) == 2
     assert "no such file or folder" in capsys.readouterr().err

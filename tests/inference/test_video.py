@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -8,9 +6,7 @@ from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import Face, Recognizer
 from balanced_fer.inference.video import FaceTracker, predict_video
-from helpers import frames_to_video, random_checkpoint
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from helpers import EXAMPLES, frames_to_video, random_checkpoint
 
 
 def test_tracker_keeps_ids_and_smooths_scores():

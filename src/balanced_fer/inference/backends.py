@@ -17,6 +17,7 @@ import torch
 
 from ..errors import BalancedFerError
 from ..models import predict_logits, prepare_batch
+from ..pretrained import resolve_model
 from ..training.checkpoint import load_model
 
 META_FIELDS = ("class_names", "preprocessing", "train_counts", "logit_adjustment", "model", "validation")
@@ -65,8 +66,10 @@ class OnnxBackend:
 
 
 def load_backend(path: str | Path, device: str = "cpu") -> TorchBackend | OnnxBackend:
-    """The backend for a model file: ``.onnx`` runs in onnxruntime, anything else is a checkpoint."""
-    return OnnxBackend(path) if str(path).endswith(".onnx") else TorchBackend(path, device)
+    """The backend for a model file (or a shipped model's name): ``.onnx`` runs in onnxruntime,
+    anything else is a checkpoint."""
+    path = resolve_model(path)
+    return OnnxBackend(path) if path.suffix == ".onnx" else TorchBackend(path, device)
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17) -> Path:

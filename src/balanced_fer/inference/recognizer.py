@@ -14,6 +14,7 @@ from ..data import read_image
 from ..data.dataset import resize_square
 from ..errors import BalancedFerError
 from ..faces import BlazeFaceDetector, FaceDetector, align_face
+from ..pretrained import pretrained_path
 from .backends import load_backend
 from .scoring import deployment_logits
 
@@ -76,6 +77,7 @@ class Recognizer:
     crops directly. ``prior`` re-targets the scores to the class frequencies of the place the model is
     used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror.
 
+    >>> recognizer = Recognizer.from_pretrained()                # the shipped model, offline
     >>> recognizer = Recognizer("model.onnx", prior="uniform")
     >>> [face.label for face in recognizer.predict(photo)]     # e.g. ['happiness']
     >>> recognizer.predict_proba([crop])                       # (1, 7) in recognizer.classes_ order
@@ -83,7 +85,7 @@ class Recognizer:
 
     def __init__(
         self,
-        model: str | Path,
+        model: str | Path = "default",
         *,
         device: str = "cpu",
         tta: str = "none",
@@ -96,6 +98,12 @@ class Recognizer:
         self.tta, self.prior, self.margin = tta, prior, margin
         self.classes_: list[str] = list(self.meta["class_names"])
         self._detector = detector
+
+    @classmethod
+    def from_pretrained(cls, name: str = "default", **kwargs) -> Recognizer:
+        """A recognizer over a model shipped in the package (see ``bfer models``); ``kwargs`` as for
+        the constructor."""
+        return cls(pretrained_path(name), **kwargs)
 
     @property
     def detector(self) -> FaceDetector:

@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import BalancedFerError
+from ..pretrained import resolve_model
 
 META_KEY = "balanced_fer"
 
@@ -55,8 +56,9 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and metadata of a checkpoint; a missing or foreign file is a clear error."""
-    path = Path(path)
+    """Tensors and metadata of a checkpoint (a file, or a shipped model's name such as ``default``);
+    a missing or foreign file is a clear error."""
+    path = resolve_model(path)
     if not path.is_file():
         raise BalancedFerError(f"{path}: checkpoint not found")
     try:

@@ -1,0 +1,45 @@
+"""Models that ship inside the package: ``<name>.safetensors`` with its model card ``<name>.md``.
+
+Every command and API that takes a checkpoint path also takes one of these names (``default`` is
+the recommended model), so ``bfer predict photo.jpg`` and ``Recognizer.from_pretrained()`` work
+offline straight after ``pip install``. A shipped file is an ordinary checkpoint: it carries its
+class names, preprocessing, training class counts, post-hoc adjustment and validation figures.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import BalancedFerError
+
+PRETRAINED_DIR = Path(__file__).parent
+DEFAULT_MODEL = "fer2013_compact"
+ALIASES = {"default": DEFAULT_MODEL}
+
+
+def list_pretrained() -> list[str]:
+    """Names of the models shipped in this installation."""
+    return sorted(path.stem for path in PRETRAINED_DIR.glob("*.safetensors"))
+
+
+def pretrained_path(name: str = "default") -> Path:
+    """The checkpoint file of a shipped model (``default`` or a name from :func:`list_pretrained`)."""
+    path = PRETRAINED_DIR / f"{ALIASES.get(name, name)}.safetensors"
+    if not path.is_file():
+        available = ", ".join(["default", *list_pretrained()])
+        raise BalancedFerError(f"no shipped model named {name!r} (available: {available})")
+    return path
+
+
+def model_card(name: str = "default") -> str:
+    """The model card (Markdown) of a shipped model."""
+    return pretrained_path(name).with_suffix(".md").read_text()
+
+
+def resolve_model(model: str | Path) -> Path:
+    """A model file from a path, or from a shipped model's name when no such file exists."""
+    path = Path(model)
+    if os.path.exists(path) or path.suffix or len(path.parts) > 1:
+        return path
+    return pretrained_path(str(model))
