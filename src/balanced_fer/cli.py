@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -139,11 +140,22 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from .models import create_model, default_input_size, list_models
+    from .pretrained import ALIASES, list_pretrained, pretrained_path
+    from .training.checkpoint import load_checkpoint
 
+    print("architectures (bfer train):")
     for name in list_models(args.pattern):
         params = sum(p.numel() for p in create_model(name, num_classes=7, in_chans=1).parameters())
         print(
-            f"{name:<18} {params / 1e6:6.2f} M parameters (7 classes, grey), designed for {default_input_size(name)} px"
+            f"  {name:<18} {params / 1e6:6.2f} M parameters (7 classes, grey), designed for {default_input_size(name)} px"
+        )
+    print("shipped models (bfer predict --model NAME):")
+    for name in list_pretrained():
+        figures = load_checkpoint(pretrained_path(name))[1].get("validation", {})
+        aliases = "".join(f" (= {alias})" for alias, target in ALIASES.items() if target == name)
+        print(
+            f"  {name + aliases:<28} validation accuracy {100 * figures.get('accuracy', float('nan')):.2f}%,"
+            f" mean class accuracy {100 * figures.get('mean_class_accuracy', float('nan')):.2f}%"
         )
     return 0
 
@@ -217,10 +229,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .inference.predict_files import image_files, predict_files, write_records
     from .inference.video import is_video, predict_video
 
-    if not args.model:
-        raise BalancedFerError(
-            "no pretrained model ships with this version yet: pass --model CHECKPOINT (.safetensors or .onnx)"
-        )
     if not args.paths and args.webcam is None:
         raise BalancedFerError("give image or video paths, or --webcam N")
     recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, detector=args.detector)
@@ -278,6 +286,41 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         f"ECE {before.ece:.4f} -> {after.ece:.4f}; wrote {args.out}"
     )
     _write_json(args.json, {"temperature": temperature, "before": before.to_dict(), "after": after.to_dict()})
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .serving.app import CONFIG_ENV, create_app, serve_config
+        from .serving.decode import ServiceLimits
+    except ImportError as err:
+        raise BalancedFerError(
+            f"bfer serve needs the web extras ({err.name} is missing): pip install 'balanced-fer[serve]'"
+        ) from None
+    limits = ServiceLimits(
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_pixels=args.max_pixels,
+        max_batch=args.max_batch,
+        timeout_s=args.timeout,
+        max_concurrency=args.concurrency,
+        max_queue=args.queue,
+    )
+    print(f"bfer: serving on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops", file=sys.stderr)
+    if args.workers > 1:  # each worker process builds its own app from the environment
+        os.environ[CONFIG_ENV] = serve_config(args.model, limits, args.prior, args.detector)
+        uvicorn.run(
+            "balanced_fer.serving.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+    else:
+        app = create_app(args.model, limits, prior=args.prior, detector=args.detector)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -368,7 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a dataset split")
-    evaluate.add_argument("checkpoint", help="a .safetensors checkpoint written by bfer train, or its .onnx export")
+    evaluate.add_argument(
+        "checkpoint",
+        help="a .safetensors checkpoint written by bfer train, its .onnx export, or a shipped model's name",
+    )
     _add_dataset_arguments(evaluate)
     evaluate.add_argument("--split", default="val", help="split to evaluate (default val)")
     evaluate.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
@@ -385,7 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="recognise expressions in images and folders")
     predict.add_argument("paths", nargs="*", help="images, folders (searched recursively) or videos")
-    predict.add_argument("--model", help="a .safetensors checkpoint or .onnx export")
+    predict.add_argument(
+        "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
+    )
     predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
     predict.add_argument("--detector", default="full", help="BlazeFace 'full' (default), 'short', or a .tflite path")
     predict.add_argument("--annotate", type=Path, help="folder for copies of the images / videos with faces drawn")
@@ -424,6 +472,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", type=Path, help="the .onnx file to write")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     export.set_defaults(run=_cmd_export)
+
+    serve = commands.add_parser("serve", help="the web service and page (FastAPI)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
+    )
+    serve.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
+    serve.add_argument("--detector", default="full", help="BlazeFace 'full' (default), 'short', or a .tflite path")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--concurrency", type=int, default=1, help="images analysed at once per worker (default 1)")
+    serve.add_argument("--queue", type=int, default=64, help="requests that may wait; more get 429 (default 64)")
+    serve.add_argument("--timeout", type=float, default=30.0, help="seconds a request may take; then 503 (default 30)")
+    serve.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image upload in MB (default 10)")
+    serve.add_argument(
+        "--max-pixels", type=int, default=40_000_000, help="largest image in pixels, checked before decoding"
+    )
+    serve.add_argument("--max-batch", type=int, default=16, help="images per batch request (default 16)")
+    serve.set_defaults(run=_cmd_serve)
 
     decouple = commands.add_parser(
         "decouple", help="re-balance a checkpoint's classifier (cRT, tau-norm, LWS) on its training data"

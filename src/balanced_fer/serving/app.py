@@ -1,0 +1,357 @@
+"""The HTTP service: ``POST /v1/predict``, ``POST /v1/predict/batch``, ``GET /v1/models``,
+``GET /healthz`` and the page at ``/``.
+
+Images are analysed in a small thread pool (each thread holds its own :class:`Recognizer`, since a
+LiteRT interpreter must not be shared); the event loop only admits, decodes and answers. A request
+beyond ``max_concurrency + max_queue`` waiting ones gets 429 at once, one that waits longer than
+``timeout_s`` gets 503; every bad input gets a 4xx JSON ``{"error", "detail"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from ..inference import Recognizer
+from ..pretrained import resolve_model
+from .decode import ServiceLimits, UploadError, decode_image
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+CONFIG_ENV = "BFER_SERVE_CONFIG"
+
+
+class FaceOut(BaseModel):
+    box: list[float]  # x, y, width, height in image pixels
+    landmarks: list[list[float]]  # right eye, left eye, nose, mouth, right ear, left ear
+    detection_score: float
+    label: str
+    scores: dict[str, float]
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class ImageSize(BaseModel):
+    width: int
+    height: int
+
+
+class Prediction(BaseModel):
+    model: ModelRef
+    image: ImageSize
+    faces: list[FaceOut]
+    timing_ms: dict[str, float]
+
+
+class BatchItem(BaseModel):
+    filename: str
+    image: ImageSize | None = None
+    faces: list[FaceOut] | None = None
+    error: str | None = None  # why this image was not analysed (the others still are)
+    status: int = 200
+
+
+class BatchPrediction(BaseModel):
+    model: ModelRef
+    results: list[BatchItem]
+    timing_ms: dict[str, float]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    classes: list[str]
+    train_counts: dict[str, int]  # the class distribution the model was trained on
+    validation: dict[str, Any]
+    preprocessing: dict[str, Any]
+    logit_adjustment: dict[str, Any]
+    prior: str | None
+
+
+class Models(BaseModel):
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    status: str
+    model: ModelRef
+    busy: int  # requests admitted and not yet answered
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in {
+        400: "damaged image or malformed request",
+        413: "upload or image too large",
+        415: "not an image, or an unsupported content type",
+        429: "too many requests waiting",
+        503: "timed out waiting for the model",
+    }.items()
+}
+IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"image": {"type": "string", "format": "binary"}},
+                    "required": ["image"],
+                }
+            },
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"images": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "required": ["images"],
+                }
+            }
+        },
+    }
+}
+
+
+class ModelService:
+    """The served model: thread-local recognizers behind admission control."""
+
+    def __init__(self, model: str, limits: ServiceLimits, prior: str | None, detector: str):
+        self.path = resolve_model(model)
+        self.limits, self.prior, self.detector = limits, prior, detector
+        self._local = threading.local()
+        first = self.recognizer()  # fail fast on a bad model, before the port opens
+        self.meta = first.meta
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+        self.ref = ModelRef(name=self.meta.get("recipe", {}).get("name", self.path.stem), version=digest)
+        self.pool: ThreadPoolExecutor | None = None  # started on first use, stopped with the app
+        self.busy = 0
+
+    def recognizer(self) -> Recognizer:
+        if not hasattr(self._local, "recognizer"):
+            self._local.recognizer = Recognizer(self.path, prior=self.prior, detector=self.detector)
+        return self._local.recognizer
+
+    def info(self) -> ModelInfo:
+        classes = list(self.meta["class_names"])
+        return ModelInfo(
+            name=self.ref.name,
+            version=self.ref.version,
+            classes=classes,
+            train_counts=dict(zip(classes, map(int, self.meta.get("train_counts", [0] * len(classes))))),
+            validation=self.meta.get("validation", {}),
+            preprocessing=self.meta["preprocessing"],
+            logit_adjustment=self.meta.get("logit_adjustment", {}),
+            prior=self.prior,
+        )
+
+    async def run(self, images: list[np.ndarray]) -> list[list[dict]]:
+        """Faces of each image, analysed in the pool; 429 / 503 when saturated."""
+        if self.busy >= self.limits.max_concurrency + self.limits.max_queue:
+            raise UploadError(429, f"{self.busy} requests are waiting; retry shortly")
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.limits.max_concurrency, thread_name_prefix="bfer-model")
+        self.busy += 1
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self.pool, self._predict, images)
+            return await asyncio.wait_for(future, self.limits.timeout_s)
+        except TimeoutError:
+            raise UploadError(503, f"no answer within {self.limits.timeout_s:g} s; the service is overloaded") from None
+        finally:
+            self.busy -= 1
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+    def _predict(self, images: list[np.ndarray]) -> list[list[dict]]:
+        return [[face.to_dict() for face in faces] for faces in self.recognizer().predict_batch(images)]
+
+
+async def read_uploads(request: Request, limits: ServiceLimits, field: str) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each uploaded image: multipart files, or the raw body of an image/* request."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limits.max_body_bytes:
+        raise UploadError(413, f"request body of {int(length):,} bytes exceeds {limits.max_body_bytes:,}")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=limits.max_batch + 1, max_fields=limits.max_batch + 1)
+        uploads = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not uploads:
+            raise UploadError(400, f"multipart request without a file in field {field!r}")
+        return [(upload.filename or name, await upload.read()) for name, upload in uploads]
+    if content_type.startswith("image/") or content_type.startswith("application/octet-stream"):
+        return [("body", await request.body())]
+    raise UploadError(
+        415,
+        f"content type {content_type or '(none)'!r}: send multipart/form-data with field {field!r}, or image/* bytes",
+    )
+
+
+def create_app(
+    model: str = "default",
+    limits: ServiceLimits | None = None,
+    prior: str | None = None,
+    detector: str = "full",
+) -> FastAPI:
+    """The FastAPI application serving ``model`` (a shipped name, checkpoint or ONNX file)."""
+    limits = limits or ServiceLimits()
+    service = ModelService(model, limits, prior, detector)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="balanced-fer",
+        version=version("balanced-fer"),
+        description="Facial expressions that stay accurate on the rare ones.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    def error(status: int, detail: str) -> JSONResponse:
+        headers = {"Retry-After": "1"} if status in (429, 503) else None
+        return JSONResponse({"error": ERROR_NAMES.get(status, "error"), "detail": detail}, status, headers=headers)
+
+    @app.exception_handler(UploadError)
+    async def upload_error(request: Request, err: UploadError) -> JSONResponse:
+        return error(err.status, err.reason)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, err: HTTPException) -> JSONResponse:
+        return error(err.status_code, str(err.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        return error(422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error(500, f"internal error ({type(err).__name__}); the service is still running")
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok", model=service.ref, busy=service.busy)
+
+    @app.get("/v1/models", response_model=Models)
+    async def models() -> Models:
+        return Models(models=[service.info()])
+
+    @app.post("/v1/predict", response_model=Prediction, responses=ERRORS, openapi_extra=IMAGE_BODY)
+    async def predict(request: Request) -> Prediction:
+        """Faces in one image (multipart field ``image``, or the raw image bytes) with their expressions."""
+        start = time.perf_counter()
+        name, data = (await read_uploads(request, limits, "image"))[0]
+        image = decode_image(data, name, limits)
+        decoded = time.perf_counter()
+        faces = (await service.run([image]))[0]
+        end = time.perf_counter()
+        return Prediction(
+            model=service.ref,
+            image=ImageSize(width=image.shape[1], height=image.shape[0]),
+            faces=[FaceOut(**face) for face in faces],
+            timing_ms=_timing(start, decoded, end),
+        )
+
+    @app.post("/v1/predict/batch", response_model=BatchPrediction, responses=ERRORS, openapi_extra=BATCH_BODY)
+    async def predict_batch(request: Request) -> BatchPrediction:
+        """Several images (multipart field ``images``, repeated); an image that cannot be read gets its own
+        ``error`` and ``status`` while the others are analysed."""
+        start = time.perf_counter()
+        uploads = await read_uploads(request, limits, "images")
+        if len(uploads) > limits.max_batch:
+            raise UploadError(413, f"{len(uploads)} images exceed the batch limit of {limits.max_batch}")
+        items, images = [], []
+        for name, data in uploads:
+            try:
+                images.append(decode_image(data, name, limits))
+                items.append(
+                    BatchItem(filename=name, image=ImageSize(width=images[-1].shape[1], height=images[-1].shape[0]))
+                )
+            except UploadError as err:
+                items.append(BatchItem(filename=name, error=err.reason, status=err.status))
+        decoded = time.perf_counter()
+        found = iter(await service.run(images) if images else [])
+        for item in items:
+            if item.error is None:
+                item.faces = [FaceOut(**face) for face in next(found)]
+        return BatchPrediction(model=service.ref, results=items, timing_ms=_timing(start, decoded, time.perf_counter()))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app
+
+
+ERROR_NAMES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def _timing(start: float, decoded: float, end: float) -> dict[str, float]:
+    return {
+        "decode": round(1000 * (decoded - start), 2),
+        "inference": round(1000 * (end - decoded), 2),
+        "total": round(1000 * (end - start), 2),
+    }
+
+
+def app_from_environment() -> FastAPI:
+    """The app described by ``$BFER_SERVE_CONFIG`` (JSON): how ``bfer serve --workers N`` starts each worker."""
+    config = json.loads(os.environ.get(CONFIG_ENV, "{}"))
+    limits = ServiceLimits(**config.pop("limits", {}))
+    return create_app(limits=limits, **config)
+
+
+def serve_config(model: str, limits: ServiceLimits, prior: str | None, detector: str) -> str:
+    return json.dumps({"model": model, "prior": prior, "detector": detector, "limits": asdict(limits)})
