@@ -447,7 +447,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--max-frames", type=int, help="videos / webcam: stop after this many analysed frames")
     predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     predict.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
-    predict.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
+    predict.add_argument(
+        "--format",
+        choices=("jsonl", "csv", "text"),
+        default="jsonl",
+        help="output format (default jsonl; text: for people)",
+    )
     predict.add_argument("--out", help="write the records here instead of standard output")
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
     predict.set_defaults(run=_cmd_predict)

@@ -108,6 +108,11 @@ def test_bfer_predict_on_a_folder(model, tmp_path, capsys):
     )
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 3 and all(r["label"] and not r["error"] for r in rows) and "score_disgust" in rows[0]
+    args = ["predict", str(tmp_path / "faces"), "--model", str(model), "--no-detect", "--no-progress"]
+    assert main(args + ["--format", "text"]) == 0
+    text = capsys.readouterr().out
+    assert "broken.jpg: error: " in text and text.count("1 face\n") == 3
+    assert f"face 1 at x=0 y=0 40x40: {face['label']} (" in text
 
 
 def test_bfer_predict_errors(model, tmp_path, capsys):

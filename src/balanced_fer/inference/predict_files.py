@@ -96,12 +96,28 @@ def _unique(folder: Path, source: Path, used: set[str]) -> Path:
     return folder / name
 
 
+def describe(record: dict) -> str:
+    """One image's (or video frame's) record as readable lines."""
+    where = record["path"] + (f" frame {record['frame']}" if "frame" in record else "")
+    if record.get("error"):
+        return f"{where}: error: {record['error']}\n"
+    faces = record["faces"]
+    lines = [f"{where}: {len(faces)} face{'s' * (len(faces) != 1)}"]
+    for i, face in enumerate(faces, 1):
+        x, y, w, h = (round(v) for v in face["box"])
+        top = sorted(face["scores"].items(), key=lambda item: -item[1])[:3]
+        scores = ", ".join(f"{name} {100 * p:.0f}%" for name, p in top)
+        lines.append(f"  face {i} at x={x} y={y} {w}x{h}: {face['label']} ({scores})")
+    return "\n".join(lines) + "\n"
+
+
 def write_records(records: Iterator[dict], out: TextIO, fmt: str, classes: list[str]) -> int:
-    """Write records as ``jsonl`` (one object per image) or ``csv`` (one row per face); returns the count."""
+    """Write records as ``jsonl`` (one object per image), ``csv`` (one row per face) or ``text`` (for
+    people: each face's box and its three highest scores); returns the count."""
     count = 0
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "text"):
         for record in records:
-            out.write(json.dumps(record) + "\n")
+            out.write(json.dumps(record) + "\n" if fmt == "jsonl" else describe(record))
             count += 1
         return count
     writer = csv.writer(out)
