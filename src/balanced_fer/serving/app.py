@@ -116,43 +116,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         503: "timed out waiting for the model",
     }.items()
 }
-IMAGE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"image": {"type": "string", "format": "binary"}},
-                    "required": ["image"],
-                }
-            },
-            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
-BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"images": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-                    "required": ["images"],
-                }
-            }
-        },
-    }
-}
+BINARY = {"type": "string", "format": "binary"}
+
+
+def upload_body(field: str, schema: dict, raw_types: tuple[str, ...] = ()) -> dict:
+    """OpenAPI request body: a multipart form with ``field``, or raw bytes of the ``raw_types``."""
+    form = {"type": "object", "properties": {field: schema}, "required": [field]}
+    content = {"multipart/form-data": {"schema": form}} | {t: {"schema": BINARY} for t in raw_types}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+IMAGE_BODY = upload_body("image", BINARY, ("image/jpeg", "image/png"))
+BATCH_BODY = upload_body("images", {"type": "array", "items": BINARY})
 
 
 class ModelService:
     """The served model: thread-local recognizers behind admission control."""
 
     def __init__(self, model: str, limits: ServiceLimits, prior: str | None, detector: str):
-        self.path = resolve_model(model)
+        self.path = resolve_model(model, prefer_onnx=True)
         self.limits, self.prior, self.detector = limits, prior, detector
         self._local = threading.local()
         first = self.recognizer()  # fail fast on a bad model, before the port opens
