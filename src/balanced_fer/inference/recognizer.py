@@ -103,7 +103,8 @@ class Recognizer:
     def from_pretrained(cls, name: str = "default", **kwargs) -> Recognizer:
         """A recognizer over a model shipped in the package (see ``bfer models``); ``kwargs`` as for
         the constructor."""
-        return cls(pretrained_path(name), **kwargs)
+        pretrained_path(name)  # an unknown name is an error even where a file of that name exists
+        return cls(name, **kwargs)
 
     @property
     def detector(self) -> FaceDetector:

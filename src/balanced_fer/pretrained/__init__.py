@@ -3,11 +3,14 @@
 Every command and API that takes a checkpoint path also takes one of these names (``default`` is
 the recommended model), so ``bfer predict photo.jpg`` and ``Recognizer.from_pretrained()`` work
 offline straight after ``pip install``. A shipped file is an ordinary checkpoint: it carries its
-class names, preprocessing, training class counts, post-hoc adjustment and validation figures.
+class names, preprocessing, training class counts, post-hoc adjustment and validation figures. Its
+ONNX export ``<name>.onnx`` ships beside it and is what prediction runs (onnxruntime is several
+times faster than PyTorch on small CPU batches); training-side commands read the checkpoint.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -37,9 +40,14 @@ def model_card(name: str = "default") -> str:
     return pretrained_path(name).with_suffix(".md").read_text()
 
 
-def resolve_model(model: str | Path) -> Path:
-    """A model file from a path, or from a shipped model's name when no such file exists."""
+def resolve_model(model: str | Path, prefer_onnx: bool = False) -> Path:
+    """A model file from a path, or from a shipped model's name when no such file exists; with
+    ``prefer_onnx`` a shipped name gives its ONNX export when onnxruntime is installed."""
     path = Path(model)
     if os.path.exists(path) or path.suffix or len(path.parts) > 1:
         return path
-    return pretrained_path(str(model))
+    checkpoint = pretrained_path(str(model))
+    export = checkpoint.with_suffix(".onnx")
+    if prefer_onnx and export.is_file() and importlib.util.find_spec("onnxruntime") is not None:
+        return export
+    return checkpoint
