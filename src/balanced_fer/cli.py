@@ -307,6 +307,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_concurrency=args.concurrency,
         max_queue=args.queue,
     )
+    app = create_app(args.model, limits, prior=args.prior, detector=args.detector)  # a bad model fails here
     print(f"bfer: serving on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops", file=sys.stderr)
     if args.workers > 1:  # each worker process builds its own app from the environment
         os.environ[CONFIG_ENV] = serve_config(args.model, limits, args.prior, args.detector)
@@ -319,7 +320,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             log_level="warning",
         )
     else:
-        app = create_app(args.model, limits, prior=args.prior, detector=args.detector)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import BalancedFerError
+
 
 @dataclass
 class ServiceLimits:
@@ -24,6 +26,13 @@ class ServiceLimits:
     timeout_s: float = 30.0  # a request waiting longer (queue + inference) gets 503
     max_concurrency: int = 1  # images analysed at once (each thread holds its own model)
     max_queue: int = 64  # requests waiting beyond the running ones; more get 429
+
+    def __post_init__(self) -> None:
+        for name in ("max_upload_bytes", "max_pixels", "max_batch", "max_concurrency"):
+            if getattr(self, name) < 1:
+                raise BalancedFerError(f"service limit {name} must be at least 1, got {getattr(self, name)}")
+        if self.max_queue < 0 or self.timeout_s <= 0:
+            raise BalancedFerError(f"service limits: max_queue must be >= 0 and timeout_s > 0, got {self}")
 
     @property
     def max_body_bytes(self) -> int:
