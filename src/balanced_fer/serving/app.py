@@ -31,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from ..inference import Recognizer
 from ..pretrained import resolve_model
@@ -172,7 +173,7 @@ class ModelService:
         try:
             future = asyncio.get_running_loop().run_in_executor(self.pool, self._predict, images)
             return await asyncio.wait_for(future, self.limits.timeout_s)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
             raise UploadError(503, f"no answer within {self.limits.timeout_s:g} s; the service is overloaded") from None
         finally:
             self.busy -= 1
@@ -244,6 +245,10 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
         return error(422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()))
+
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(request: Request, err: ClientDisconnect) -> JSONResponse:
+        return error(400, "the client disconnected before its upload was complete")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> JSONResponse:
