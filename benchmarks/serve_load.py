@@ -10,23 +10,15 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from balanced_fer.serving.loadtest import run_load
+from balanced_fer.serving.loadtest import free_port, run_load, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:
@@ -44,16 +36,7 @@ def main() -> None:
     server = subprocess.Popen(command)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("bfer serve did not start")
-            time.sleep(0.2)
+        wait_until_healthy(url, server)
         result = run_load(url, (ROOT / "examples" / "astronaut.jpg").read_bytes(), args.clients, args.seconds)
         result |= {
             "model": args.model,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import uvicorn  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from balanced_fer.serving import ServiceLimits, create_app  # noqa: E402
+from balanced_fer.serving.loadtest import free_port  # noqa: E402
 from helpers import random_checkpoint  # noqa: E402
 
 
@@ -42,9 +42,7 @@ def client(app) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def server(app) -> Iterator[str]:
     """The app behind a real uvicorn on a free loopback port; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

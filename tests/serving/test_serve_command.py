@@ -1,18 +1,11 @@
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
+from balanced_fer.serving.loadtest import free_port, wait_until_healthy
 from helpers import EXAMPLES
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -22,15 +15,7 @@ def test_bfer_serve_starts_and_answers(model_file, workers):
     server = subprocess.Popen(command + ["--workers", str(workers)], stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "bfer serve did not start"
-            time.sleep(0.2)
+        wait_until_healthy(url, server)
         image = (EXAMPLES / "astronaut.jpg").read_bytes()
         answer = httpx.post(url + "/v1/predict", files={"image": ("a.jpg", image, "image/jpeg")}, timeout=30)
         assert answer.status_code == 200 and len(answer.json()["faces"]) == 1

@@ -1,12 +1,38 @@
-"""A closed-loop load generator for a running service: ``clients`` threads, each posting an image
-to ``/v1/predict`` as soon as its previous answer arrives, for ``seconds``."""
+"""Loopback tools for a running service: a free port, waiting for ``/healthz``, and a closed-loop load
+generator (``clients`` threads, each posting an image to ``/v1/predict`` as soon as its previous
+answer arrives, for ``seconds``)."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 
 import numpy as np
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(base_url: str, server: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Return once ``/healthz`` answers 200; raise if ``server`` exits or the time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(base_url + "/healthz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the service at {base_url} did not become healthy")
+        time.sleep(0.2)
 
 
 def run_load(base_url: str, image: bytes, clients: int = 50, seconds: float = 30.0) -> dict:
