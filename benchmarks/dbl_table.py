@@ -16,6 +16,7 @@ from table import (
     BFER,
     Row,
     device_name,
+    run_report,
     run_rows,
     slug,
     table_parser,
@@ -36,7 +37,7 @@ def main() -> None:
         report = (
             Path(command[command.index("--json") + 1])
             if "--json" in command
-            else args.baselines / slug(r["row"]) / "eval" / "val.json"
+            else run_report(args.baselines / slug(r["row"]))
         )
         reused.append(
             Row(

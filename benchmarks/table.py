@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from balanced_fer.evaluation import evaluation_paths
+
 BFER = [sys.executable, "-m", "balanced_fer.cli"]
 
 
@@ -44,11 +46,16 @@ class Row:
     figures: dict = field(default_factory=dict)
 
 
+def run_report(out: Path) -> Path:
+    """The validation JSON a `bfer train --out OUT` run writes."""
+    return evaluation_paths(out / "eval", "val")["json"]
+
+
 def train_row(name: str, recipe: str, runs: Path, overrides: list[str]) -> Row:
     out = runs / slug(name)
     sets = overrides + [f"name={slug(name)}"]
     command = BFER + ["train", recipe, "--out", str(out), "--no-progress"] + [a for s in sets for a in ("--set", s)]
-    return Row(name, command, out / "eval" / "val.json", out / "summary.json")
+    return Row(name, command, run_report(out), out / "summary.json")
 
 
 def run_rows(rows: list[Row], parallel: int, logs: Path) -> None:

@@ -14,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+from balanced_fer.evaluation import evaluation_paths
 from balanced_fer.inference.backends import export_onnx
 from balanced_fer.pretrained import PRETRAINED_DIR
 from balanced_fer.training.checkpoint import load_checkpoint
@@ -91,9 +92,10 @@ def main() -> None:
     export_onnx(target, target.with_suffix(".onnx"))  # what prediction runs; parity is tested
     figures = ROOT / "docs" / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.run / "eval" / "val_confusion.png", figures / f"{args.name}_confusion.png")
+    reports = evaluation_paths(args.run / "eval", "val")  # the run's own validation report
+    shutil.copyfile(reports["confusion_matrix"], figures / f"{args.name}_confusion.png")
     shutil.copyfile(args.run / "curves.png", figures / f"{args.name}_curves.png")
-    report = (args.run / "eval" / "val.md").read_text()
+    report = reports["markdown"].read_text()
     target.with_suffix(".md").write_text(render_card(args.name, meta, report, args.wall_minutes))
     print(json.dumps({"weights": str(target), "bytes": target.stat().st_size, "validation": meta["validation"]}))
 

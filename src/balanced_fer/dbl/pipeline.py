@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import BalancedFerError
+from ..evaluation import evaluation_paths
 from ..imbalance.subsets import balanced_subsets
 from ..models import create_model
 from ..training.checkpoint import load_checkpoint, save_checkpoint
@@ -226,14 +227,14 @@ def _export(recipe: Recipe, out_dir: Path, last: Path, masks: OwnershipMasks, su
     }
     final = save_checkpoint(out_dir / "final.safetensors", tensors, meta)
     shutil.copytree(last.parent / "eval", out_dir / "eval", dirs_exist_ok=True)  # the final stage's report
-    reports = {"json": "val.json", "markdown": "val.md", "confusion_matrix": "val_confusion.png"}
+    reports = evaluation_paths(out_dir / "eval", "val")
     summary = {
         "recipe": recipe.name,
         "checkpoint": str(final),
         "phases": history,
         "validation": history[-1]["validation"],
         "train_seconds": round(sum(h["train_seconds"] for h in history), 1),
-        "reports": {k: str(out_dir / "eval" / name) for k, name in reports.items()},
+        "reports": {k: str(v) for k, v in reports.items()},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -6,7 +6,7 @@ from .metrics import (
     evaluate_predictions,
     expected_calibration_error,
 )
-from .report import plot_confusion_matrix, save_evaluation, to_markdown
+from .report import evaluation_paths, plot_confusion_matrix, save_evaluation, to_markdown
 
 __all__ = [
     "Evaluation",
@@ -14,6 +14,7 @@ __all__ = [
     "evaluate_predictions",
     "expected_calibration_error",
     "plot_confusion_matrix",
+    "evaluation_paths",
     "save_evaluation",
     "to_markdown",
 ]

@@ -73,16 +73,21 @@ def plot_confusion_matrix(result: Evaluation, path: Path, title: str = "") -> Pa
     return path
 
 
+def evaluation_paths(out_dir: Path, stem: str) -> dict[str, Path]:
+    """Where :func:`save_evaluation` writes its JSON, Markdown and confusion-matrix PNG."""
+    return {
+        "json": out_dir / f"{stem}.json",
+        "markdown": out_dir / f"{stem}.md",
+        "confusion_matrix": out_dir / f"{stem}_confusion.png",
+    }
+
+
 def save_evaluation(
     result: Evaluation, out_dir: Path, stem: str = "evaluation", title: str = "Evaluation"
 ) -> dict[str, Path]:
     """Write ``<stem>.json``, ``<stem>.md`` and ``<stem>_confusion.png`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": out_dir / f"{stem}.json",
-        "markdown": out_dir / f"{stem}.md",
-        "confusion_matrix": out_dir / f"{stem}_confusion.png",
-    }
+    paths = evaluation_paths(out_dir, stem)
     paths["json"].write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     paths["markdown"].write_text(to_markdown(result, title))
     plot_confusion_matrix(result, paths["confusion_matrix"])
