@@ -1,8 +1,8 @@
 """The HTTP service: ``POST /v1/predict``, ``POST /v1/predict/batch``, ``GET /v1/models``,
 ``GET /healthz`` and the page at ``/``.
 
-Images are analysed in a small thread pool (each thread holds its own :class:`Recognizer`, since a
-LiteRT interpreter must not be shared); the event loop only admits, decodes and answers. A request
+Images are analysed in a small thread pool (each :class:`Recognizer` is used by one thread at a
+time, since a LiteRT interpreter must not be shared); the event loop only admits, decodes and answers. A request
 beyond ``max_concurrency + max_queue`` waiting ones gets 429 at once, one that waits longer than
 ``timeout_s`` gets 503; every bad input gets a 4xx JSON ``{"error", "detail"}``.
 """
@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import os
-import threading
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -132,23 +132,23 @@ BATCH_BODY = upload_body("images", {"type": "array", "items": BINARY})
 
 
 class ModelService:
-    """The served model: thread-local recognizers behind admission control."""
+    """The served model behind admission control: a pool thread borrows an idle recognizer (or makes
+    one), so each is used by one thread at a time and there are at most ``max_concurrency``."""
 
     def __init__(self, model: str, limits: ServiceLimits, prior: str | None, detector: str):
         self.path = resolve_model(model, prefer_onnx=True)
         self.limits, self.prior, self.detector = limits, prior, detector
-        self._local = threading.local()
-        first = self.recognizer()  # fail fast on a bad model, before the port opens
+        first = self.new_recognizer()  # fail fast on a bad model, before the port opens; then the first idle one
+        self.idle: queue.SimpleQueue[Recognizer] = queue.SimpleQueue()
+        self.idle.put(first)
         self.meta = first.meta
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
         self.ref = ModelRef(name=self.meta.get("recipe", {}).get("name", self.path.stem), version=digest)
         self.pool: ThreadPoolExecutor | None = None  # started on first use, stopped with the app
         self.busy = 0
 
-    def recognizer(self) -> Recognizer:
-        if not hasattr(self._local, "recognizer"):
-            self._local.recognizer = Recognizer(self.path, prior=self.prior, detector=self.detector)
-        return self._local.recognizer
+    def new_recognizer(self) -> Recognizer:
+        return Recognizer(self.path, prior=self.prior, detector=self.detector)
 
     def info(self) -> ModelInfo:
         classes = list(self.meta["class_names"])
@@ -184,7 +184,14 @@ class ModelService:
             self.pool = None
 
     def _predict(self, images: list[np.ndarray]) -> list[list[dict]]:
-        return [[face.to_dict() for face in faces] for faces in self.recognizer().predict_batch(images)]
+        try:
+            recognizer = self.idle.get_nowait()
+        except queue.Empty:
+            recognizer = self.new_recognizer()
+        try:
+            return [[face.to_dict() for face in faces] for faces in recognizer.predict_batch(images)]
+        finally:
+            self.idle.put(recognizer)
 
 
 async def read_uploads(request: Request, limits: ServiceLimits, field: str) -> list[tuple[str, bytes]]:

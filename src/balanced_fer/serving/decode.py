@@ -24,7 +24,7 @@ class ServiceLimits:
     max_pixels: int = 40_000_000  # width x height, checked before decoding
     max_batch: int = 16  # images per /v1/predict/batch request
     timeout_s: float = 30.0  # a request waiting longer (queue + inference) gets 503
-    max_concurrency: int = 1  # images analysed at once (each thread holds its own model)
+    max_concurrency: int = 1  # images analysed at once (one model per running image)
     max_queue: int = 64  # requests waiting beyond the running ones; more get 429
 
     def __post_init__(self) -> None:
