@@ -109,6 +109,27 @@ def test_wrong_requests_get_clear_4xx(client):
     assert declared.status_code in (400, 413)
 
 
+def chunked(total: int, head: bytes = b"", chunk: int = 2**16):
+    """A request body of ``head`` then bytes up to ``total``, sent in chunks without Content-Length."""
+    yield head
+    for start in range(len(head), total, chunk):
+        yield b"\xff" * min(chunk, total - start)
+
+
+def test_chunked_uploads_are_refused_while_they_arrive(client, limits):
+    raw = client.post(
+        "/v1/predict", content=chunked(limits.max_upload_bytes + 1), headers={"content-type": "image/jpeg"}
+    )
+    assert raw.status_code == 413 and "exceed the limit" in raw.json()["detail"]
+    part = b'--b\r\nContent-Disposition: form-data; name="images"; filename="big.jpg"\r\n\r\n'
+    form = client.post(
+        "/v1/predict/batch",
+        content=chunked(limits.max_body_bytes + 1, head=part),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert form.status_code == 413 and f"{limits.max_body_bytes:,}" in form.json()["detail"]
+
+
 def test_grey_rgba_and_rotated_uploads(client):
     astronaut = cv2.imdecode(np.frombuffer(ASTRONAUT, np.uint8), cv2.IMREAD_COLOR)
     grey = cv2.imencode(".png", cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY))[1].tobytes()

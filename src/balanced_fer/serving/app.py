@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..inference import Recognizer
 from ..pretrained import resolve_model
@@ -194,6 +195,29 @@ class ModelService:
             self.idle.put(recognizer)
 
 
+class BodyLimit:
+    """ASGI middleware ending a request whose body grows past ``max_bytes`` with 413 as it arrives, so a
+    chunked upload (no Content-Length to check first) is never read whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise UploadError(413, f"request body exceeds {self.max_bytes:,} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
 async def read_uploads(request: Request, limits: ServiceLimits, field: str) -> list[tuple[str, bytes]]:
     """(name, bytes) of each uploaded image: multipart files, or the raw body of an image/* request."""
     length = request.headers.get("content-length")
@@ -207,11 +231,22 @@ async def read_uploads(request: Request, limits: ServiceLimits, field: str) -> l
             raise UploadError(400, f"multipart request without a file in field {field!r}")
         return [(upload.filename or name, await upload.read()) for name, upload in uploads]
     if content_type.startswith("image/") or content_type.startswith("application/octet-stream"):
-        return [("body", await request.body())]
+        return [("body", await read_raw_image(request, limits.max_upload_bytes))]
     raise UploadError(
         415,
         f"content type {content_type or '(none)'!r}: send multipart/form-data with field {field!r}, or image/* bytes",
     )
+
+
+async def read_raw_image(request: Request, max_bytes: int) -> bytes:
+    """The raw request body, refused with 413 as soon as it passes ``max_bytes`` (one image's limit)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise UploadError(413, f"body: {size:,} bytes so far exceed the limit of {max_bytes:,} for one image")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(
@@ -236,6 +271,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
 
     def error(status: int, detail: str) -> JSONResponse:
         headers = {"Retry-After": "1"} if status in (429, 503) else None
