@@ -17,6 +17,7 @@ import yaml
 
 from balanced_fer.cli import main
 from balanced_fer.training import load_checkpoint
+from balanced_fer.training.trainer import runs_bf16_natively
 from helpers import write_toy_faces
 
 COUNTS = {"happy": 48, "sad": 24, "fear": 8}
@@ -158,6 +159,17 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_pa
     a, b = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [json.loads(r)["epoch"] for r in metrics.read_text().splitlines()] == [1, 2, 3, 4]
+
+
+@pytest.mark.skipif(not runs_bf16_natively(torch.device("cpu")), reason="this CPU has no native bf16")
+def test_amp_trains_in_bf16_on_a_cpu_that_runs_it_natively(toy_recipe, tmp_path):
+    runs = {}
+    for amp in ("true", "false"):
+        assert main(train_args(toy_recipe, tmp_path / amp, f"amp={amp}", "schedule.epochs=2")) == 0
+        rows = [json.loads(line) for line in (tmp_path / amp / "metrics.jsonl").read_text().splitlines()]
+        assert rows[-1]["train_loss"] < rows[0]["train_loss"], amp
+        runs[amp] = weights(tmp_path / amp / "last.safetensors")
+    assert any(not torch.equal(runs["true"][k], runs["false"][k]) for k in runs["true"])  # bf16 rounding
 
 
 def _free_port() -> int:

@@ -119,7 +119,7 @@ class Recipe:
     dbl: DBLConfig = field(default_factory=DBLConfig)
     device: str = "auto"  # auto, cpu or cuda
     channels_last: bool = True
-    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    amp: bool = True  # bf16 autocast where the hardware runs bf16 natively (CUDA, AVX512-BF16 / AMX CPUs)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

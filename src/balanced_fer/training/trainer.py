@@ -109,6 +109,14 @@ def build_optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
     raise BalancedFerError(f"unknown optimiser {cfg.name!r} (sgd or adamw)")
 
 
+def runs_bf16_natively(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds training up here: CUDA, or a CPU with AVX512-BF16 or AMX instructions
+    (about twice the fp32 speed for these convolutions); elsewhere bf16 is emulated and slower."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -199,7 +207,7 @@ class Trainer:
         self.best: dict[str, Any] = {"metric": -1.0, "epoch": None}
         self.hooks.on_setup(self)  # before DDP wraps the model, which broadcasts rank 0's weights
         self.net = DistributedDataParallel(self.model) if self.env.enabled else self.model
-        self.use_amp = r.amp and self.device.type == "cuda"
+        self.use_amp = r.amp and runs_bf16_natively(self.device)
         images = self.data.train.images
         self.train_images = (
             torch.from_numpy(np.array(images)).to(self.device)
