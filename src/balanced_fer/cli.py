@@ -327,14 +327,29 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .data import load_arrays
     from .inference import OnnxBackend, TorchBackend, export_onnx
 
-    out = export_onnx(args.checkpoint, args.out, opset=args.opset)
-    torch_backend, onnx_backend = TorchBackend(args.checkpoint), OnnxBackend(out)
+    torch_backend = TorchBackend(args.checkpoint)
     pre = torch_backend.meta["preprocessing"]
-    faces = np.random.default_rng(0).integers(0, 256, (8, pre["size"], pre["size"], pre["channels"]), dtype=np.uint8)
-    gap = float((torch_backend.logits(faces) - onnx_backend.logits(faces)).abs().max())
-    print(f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}")
+    if args.int8 is None:
+        out = export_onnx(args.checkpoint, args.out, opset=args.opset)
+        faces = np.random.default_rng(0).integers(0, 256, (8, pre["size"], pre["size"], pre["channels"]), np.uint8)
+        gap = float((torch_backend.logits(faces) - OnnxBackend(out).logits(faces)).abs().max())
+        print(
+            f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}"
+        )
+        return 0
+    args.spec = args.int8
+    arrays = load_arrays(_open_dataset(args), args.split, pre["size"], pre["channels"], progress=not args.no_progress)
+    order = np.random.default_rng(0).permutation(len(arrays.images))
+    calibration, check = (np.asarray(arrays.images[np.sort(part)]) for part in np.split(order[: 2 * args.faces], 2))
+    out = export_onnx(args.checkpoint, args.out, opset=args.opset, calibration=calibration)
+    agree = float((torch_backend.logits(check).argmax(1) == OnnxBackend(out).logits(check).argmax(1)).float().mean())
+    print(
+        f"wrote {out} (int8, opset {args.opset}, dynamic batch, calibrated on {len(calibration)} faces of "
+        f"{args.int8} {args.split}); same label as PyTorch on {100 * agree:.1f}% of {len(check)} other faces"
+    )
     return 0
 
 
@@ -476,6 +491,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", help="a .safetensors checkpoint")
     export.add_argument("out", type=Path, help="the .onnx file to write")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument(
+        "--int8",
+        metavar="SPEC",
+        help="quantize to int8 (about twice as fast on the CPU), calibrating on faces of this dataset",
+    )
+    export.add_argument("--split", default="train", help="split of the --int8 dataset (default train)")
+    export.add_argument(
+        "--faces", type=int, default=512, help="faces to calibrate on, and as many to check (default 512)"
+    )
+    export.add_argument("--no-progress", action="store_true", help="no progress bar")
     export.set_defaults(run=_cmd_export)
 
     serve = commands.add_parser("serve", help="the web service and page (FastAPI)")

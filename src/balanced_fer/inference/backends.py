@@ -79,10 +79,16 @@ def load_backend(path: str | Path, device: str = "cpu") -> TorchBackend | OnnxBa
     return OnnxBackend(path) if path.suffix == ".onnx" else TorchBackend(path, device)
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17) -> Path:
+def export_onnx(
+    checkpoint: str | Path, out: str | Path, opset: int = 17, calibration: np.ndarray | None = None
+) -> Path:
     """Export a checkpoint to ONNX with a dynamic batch axis; input ``faces`` is the preprocessed
     (N, C, input_size, input_size) float batch, output ``logits``. The checkpoint's description
-    (class names, preprocessing, training counts, post-hoc adjustment) goes into the metadata."""
+    (class names, preprocessing, training counts, post-hoc adjustment) goes into the metadata.
+
+    With ``calibration`` (uint8 faces, N x size x size x C) the export is quantized to int8 (static:
+    per-channel int8 weights, uint8 activations whose ranges are measured on those faces), about twice
+    as fast on CPUs with VNNI instructions; its scores then differ slightly from the checkpoint's."""
     try:
         import onnx
     except ImportError:
@@ -93,20 +99,63 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17) -> Pat
     example = torch.zeros(1, pre["channels"], pre["input_size"], pre["input_size"])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = out if calibration is None else out.with_name(f".{out.name}.fp32.tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, but needs no extra package
         torch.onnx.export(
             model,
             (example,),
-            str(out),
+            str(fp32),
             dynamo=False,
             opset_version=opset,
             input_names=["faces"],
             output_names=["logits"],
             dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}},
         )
-    graph = onnx.load(str(out))
     description: dict[str, Any] = {k: meta[k] for k in META_FIELDS if k in meta}
+    if calibration is not None:
+        try:
+            quantize_int8(fp32, out, prepare_batch(calibration, pre, "cpu").numpy())
+        finally:
+            fp32.unlink(missing_ok=True)
+        description["quantization"] = {
+            "weights": "int8, per channel",
+            "activations": "uint8",
+            "calibration_faces": len(calibration),
+        }
+    graph = onnx.load(str(out))
     graph.metadata_props.add(key="balanced_fer", value=json.dumps(description))
     onnx.save(graph, str(out))
     return out
+
+
+def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, batch_size: int = 64) -> None:
+    """Static int8 quantization (QDQ format) of an fp32 ONNX model, activation ranges from the
+    preprocessed ``calibration`` batch; the model is first shape-inferred and folded, as onnxruntime
+    recommends."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Batches(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(
+                {"faces": calibration[i : i + batch_size]} for i in range(0, len(calibration), batch_size)
+            )
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    prepared = fp32.with_name(f"{fp32.name}.prepared")
+    try:
+        quant_pre_process(str(fp32), str(prepared))
+        quantize_static(
+            str(prepared),
+            str(out),
+            Batches(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+        )
+    finally:
+        prepared.unlink(missing_ok=True)
