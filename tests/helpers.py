@@ -43,6 +43,7 @@ def random_checkpoint(
     kwargs: dict | None = None,
     classes: list[str] | None = None,
     size: int = 48,
+    tta: str = "none",
 ) -> Path:
     """An untrained but complete checkpoint (BatchNorm statistics from one random batch)."""
     import torch
@@ -64,6 +65,7 @@ def random_checkpoint(
         "preprocessing": DEFAULT_PREPROCESSING | {"size": size, "input_size": crop},
         "train_counts": [10 * (i + 1) for i in range(len(classes))],
         "logit_adjustment": {"tau": 0.0},
+        "tta": tta,
     }
     return save_checkpoint(path, model.state_dict(), meta)
 

@@ -432,7 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_dataset_arguments(evaluate)
     evaluate.add_argument("--split", default="val", help="split to evaluate (default val)")
-    evaluate.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
+    evaluate.add_argument(
+        "--tta", choices=("none", "flip"), help="test-time augmentation (default: the model's own, from its recipe)"
+    )
     evaluate.add_argument(
         "--post-hoc-tau", type=float, help="post-hoc logit adjustment strength (default: the checkpoint's)"
     )
@@ -461,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--every", type=int, default=1, help="videos: analyse one frame in EVERY (default 1)")
     predict.add_argument("--max-frames", type=int, help="videos / webcam: stop after this many analysed frames")
     predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
-    predict.add_argument("--tta", choices=("none", "flip"), default="none", help="test-time augmentation")
+    predict.add_argument(
+        "--tta", choices=("none", "flip"), help="test-time augmentation (default: the model's own, from its recipe)"
+    )
     predict.add_argument(
         "--format",
         choices=("jsonl", "csv", "text"),

@@ -36,6 +36,17 @@ def test_onnx_matches_pytorch_with_a_dynamic_batch(tmp_path, name):
     assert onnx_backend.meta["class_names"][5] == "disgust" and onnx_backend.meta["preprocessing"]["input_size"] == 44
 
 
+def test_a_model_runs_its_own_test_time_augmentation_unless_told_otherwise(tmp_path):
+    path = random_checkpoint(tmp_path / "flip.safetensors", tta="flip")
+    faces = np.random.default_rng(3).integers(0, 256, (6, 48, 48, 1), dtype=np.uint8)
+    for backend in (TorchBackend(path), load_backend(export_onnx(path, tmp_path / "flip.onnx"))):
+        assert backend.meta["tta"] == "flip"
+        own, flip, none = backend.logits(faces), backend.logits(faces, tta="flip"), backend.logits(faces, tta="none")
+        assert torch.equal(own, flip) and not torch.allclose(own, none)
+        with pytest.raises(BalancedFerError, match="must be none or flip"):
+            backend.logits(faces, tta="rotate")
+
+
 def test_cli_export_and_bad_files(tmp_path, capsys):
     path = checkpoint(tmp_path, "vgg_compact_s", {})
     assert main(["export", str(path), str(tmp_path / "m.onnx")]) == 0

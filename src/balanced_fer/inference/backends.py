@@ -20,7 +20,16 @@ from ..models import predict_logits, prepare_batch
 from ..pretrained import resolve_model
 from ..training.checkpoint import load_model
 
-META_FIELDS = ("class_names", "preprocessing", "train_counts", "logit_adjustment", "model", "validation")
+META_FIELDS = ("class_names", "preprocessing", "train_counts", "logit_adjustment", "tta", "model", "validation")
+
+
+def model_tta(meta: dict[str, Any], tta: str | None) -> str:
+    """The test-time augmentation to run: ``tta`` if given, else the model's own (its recipe's
+    ``eval.tta``, which chose its checkpoint), else none."""
+    tta = tta if tta is not None else meta.get("tta", "none")
+    if tta not in ("none", "flip"):
+        raise BalancedFerError(f"test-time augmentation must be none or flip, got {tta!r}")
+    return tta
 
 
 class TorchBackend:
@@ -31,13 +40,13 @@ class TorchBackend:
         self.model.to(memory_format=torch.channels_last)
         self.device = device
 
-    def logits(self, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> torch.Tensor:
+    def logits(self, images: np.ndarray, tta: str | None = None, batch_size: int = 512) -> torch.Tensor:
         return predict_logits(
             self.model,
             images,
             self.meta["preprocessing"],
             device=self.device,
-            tta=tta,
+            tta=model_tta(self.meta, tta),
             batch_size=batch_size,
             channels_last=True,  # about a quarter faster for these convolutions on CPU
         )
@@ -61,7 +70,8 @@ class OnnxBackend:
         self.meta = json.loads(props["balanced_fer"])
         self.input_name = self.session.get_inputs()[0].name
 
-    def logits(self, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> torch.Tensor:
+    def logits(self, images: np.ndarray, tta: str | None = None, batch_size: int = 512) -> torch.Tensor:
+        tta = model_tta(self.meta, tta)
         outputs = []
         for start in range(0, len(images), batch_size):
             x = prepare_batch(images[start : start + batch_size], self.meta["preprocessing"], "cpu").numpy()

@@ -19,7 +19,7 @@ def evaluate_checkpoint(
     dataset: FaceDataset,
     split: str,
     *,
-    tta: str = "none",
+    tta: str | None = None,
     tau: float | None = None,
     prior: str | None = None,
     cache_dir: Path | None = None,

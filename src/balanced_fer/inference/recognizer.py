@@ -75,7 +75,7 @@ class Recognizer:
     path, or any object with ``detect(rgb) -> list[DetectedFace]``), aligns each (eyes level, face box
     plus ``margin`` scaled into the model's crop) and scores it; ``predict_proba(face_crops)`` scores
     crops directly. ``prior`` re-targets the scores to the class frequencies of the place the model is
-    used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror.
+    used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror (default: what the model's recipe validated with).
 
     >>> recognizer = Recognizer.from_pretrained()                # the shipped model, offline
     >>> recognizer = Recognizer("model.onnx", prior="uniform")
@@ -88,7 +88,7 @@ class Recognizer:
         model: str | Path = "default",
         *,
         device: str = "cpu",
-        tta: str = "none",
+        tta: str | None = None,
         prior: str | None = None,
         detector: str | FaceDetector = "full",
         margin: float = 0.25,

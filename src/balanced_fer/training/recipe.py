@@ -67,7 +67,7 @@ class EvalConfig:
     select_metric: str = (
         "mean_class_accuracy"  # validation metric that picks the best checkpoint ("last": the last epoch)
     )
-    tta: str = "none"  # none or flip
+    tta: str = "none"  # none or flip: for validation, and stored as the model's default at prediction
     batch_size: int = 512
 
 

@@ -248,6 +248,7 @@ class Trainer:
             "preprocessing": self.preprocessing,
             "train_counts": self.data.train_counts,
             "logit_adjustment": {"tau": self.recipe.post_hoc.tau},
+            "tta": self.recipe.eval.tta,  # what validation used, and prediction uses unless told otherwise
             "recipe": self.recipe.to_dict(),
             "epoch": epoch,
             "validation": _summary(validation) if validation else None,
