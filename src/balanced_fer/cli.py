@@ -329,6 +329,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from .data import load_arrays
     from .inference import OnnxBackend, TorchBackend, export_onnx
+    from .inference.backends import calibration_sample
 
     torch_backend = TorchBackend(args.checkpoint)
     pre = torch_backend.meta["preprocessing"]
@@ -342,14 +343,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 0
     args.spec = args.int8
     arrays = load_arrays(_open_dataset(args), args.split, pre["size"], pre["channels"], progress=not args.no_progress)
-    order = np.random.default_rng(0).permutation(len(arrays.images))
-    calibration, check = (np.asarray(arrays.images[np.sort(part)]) for part in np.split(order[: 2 * args.faces], 2))
+    calibration, check = calibration_sample(arrays.images, args.faces)
     out = export_onnx(args.checkpoint, args.out, opset=args.opset, calibration=calibration)
-    agree = float((torch_backend.logits(check).argmax(1) == OnnxBackend(out).logits(check).argmax(1)).float().mean())
-    print(
-        f"wrote {out} (int8, opset {args.opset}, dynamic batch, calibrated on {len(calibration)} faces of "
-        f"{args.int8} {args.split}); same label as PyTorch on {100 * agree:.1f}% of {len(check)} other faces"
-    )
+    message = f"wrote {out} (int8, opset {args.opset}, dynamic batch, calibrated on {len(calibration)} faces of "
+    message += f"{args.int8} {args.split})"
+    if len(check):
+        same = torch_backend.logits(check).argmax(1) == OnnxBackend(out).logits(check).argmax(1)
+        message += f"; same label as PyTorch on {100 * float(same.float().mean()):.1f}% of {len(check)} other faces"
+    print(message)
     return 0
 
 

@@ -128,6 +128,7 @@ def export_onnx(
             quantize_int8(fp32, out, prepare_batch(calibration, pre, "cpu").numpy())
         finally:
             fp32.unlink(missing_ok=True)
+        description.pop("validation", None)  # the checkpoint's figures; the int8 model's differ slightly
         description["quantization"] = {
             "weights": "int8, per channel",
             "activations": "uint8",
@@ -137,6 +138,14 @@ def export_onnx(
     graph.metadata_props.add(key="balanced_fer", value=json.dumps(description))
     onnx.save(graph, str(out))
     return out
+
+
+def calibration_sample(images: np.ndarray, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random samples of ``count`` faces (in file order): one to measure int8 activation
+    ranges on, one to check the quantized model against the checkpoint."""
+    order = np.random.default_rng(seed).permutation(len(images))
+    first, second = np.split(order[: 2 * count], [min(count, len(order))])
+    return np.asarray(images[np.sort(first)]), np.asarray(images[np.sort(second)])
 
 
 def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, batch_size: int = 64) -> None:
