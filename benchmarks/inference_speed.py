@@ -6,7 +6,9 @@ package's model; writes benchmarks/results/inference_speed.{json,md}.
 
 Measured, each on FER2013 val (PublicTest) faces:
 - batched pre-cropped faces per second through ``Recognizer.predict_proba`` (resize, normalise,
-  model, post-hoc scoring), with the PyTorch checkpoint and with its ONNX export (onnxruntime);
+  model, the model's own test-time augmentation, post-hoc scoring), with the PyTorch checkpoint, its
+  fp32 ONNX export, and the ONNX file prediction runs when that is another one (the shipped int8
+  export), also without test-time augmentation;
 - one face: median latency of ``predict_proba([face])``;
 - a 640x480 video (a moving, zooming crop of examples/astronaut.jpg, written to MP4) through
   ``predict_video``: decode, BlazeFace detection, alignment, scoring, tracking, end to end;
@@ -33,7 +35,7 @@ import torch
 from balanced_fer import Recognizer
 from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.evaluation import evaluate_predictions
-from balanced_fer.inference.backends import export_onnx
+from balanced_fer.inference.backends import export_onnx, load_backend
 from balanced_fer.inference.video import predict_video
 from balanced_fer.pretrained import resolve_model
 
@@ -141,24 +143,36 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(args.model, Path(tmp) / "model.onnx")
-        for backend, model in (("torch", resolve_model(args.model)), ("onnx", onnx_path)):
-            recognizer = Recognizer(model)
-            result[backend] = {
+        runs = [("PyTorch", resolve_model(args.model), None), ("ONNX fp32", onnx_path, None)]
+        predicts_with = resolve_model(args.model, prefer_onnx=True)  # what bfer predict runs
+        shipped = load_backend(predicts_with).meta
+        if predicts_with.suffix == ".onnx" and "quantization" in shipped:
+            runs.append(("ONNX int8, shipped: what prediction runs", predicts_with, None))
+        else:
+            predicts_with = onnx_path
+        if shipped.get("tta", "none") != "none":
+            runs.append((f"{runs[-1][0]}, without its test-time augmentation", predicts_with, "none"))
+        result["runs"] = []
+        for name, model, tta in runs:
+            recognizer = Recognizer(model, tta=tta)
+            row = {
+                "name": name,
+                "tta": tta or recognizer.meta.get("tta", "none"),
                 "faces_per_s_batched": round(
                     faces_per_second(recognizer.predict_proba, faces, args.batch, args.repeats)
                 ),
                 "one_face_ms": round(median_latency_ms(recognizer.predict_proba, faces, 300), 3),
             }
             probabilities = recognizer.predict_proba(faces)
-            result[backend] |= accuracy_figures(val.labels, dataset.class_names, probabilities, counts)
-        recognizer = Recognizer(onnx_path)
+            result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
+        recognizer = Recognizer(predicts_with)
         video = write_test_video(Path(tmp) / "video.mp4", args.frames)
         list(predict_video(recognizer, video, max_frames=5, progress=False))  # warm-up
         start = time.perf_counter()
         records = list(predict_video(recognizer, video, progress=False))
         seconds = time.perf_counter() - start
         result["video_640x480"] = {
-            "backend": "onnx",
+            "model": predicts_with.name,
             "frames": len(records),
             "frames_with_a_face": sum(bool(r["faces"]) for r in records),
             "fps": round(len(records) / seconds, 1),
@@ -190,13 +204,9 @@ def render(r: dict) -> str:
         "| model | faces/s batched | one face (ms) | val accuracy | val MCA | disgust recall |",
         "|---|---|---|---|---|---|",
     ]
-    for key, name in (
-        ("torch", f"balanced-fer `{r['model']}` (PyTorch)"),
-        ("onnx", f"balanced-fer `{r['model']}` (ONNX)"),
-    ):
-        m = r[key]
+    for m in r["runs"]:
         rows.append(
-            f"| {name} | {m['faces_per_s_batched']:,} | {m['one_face_ms']:.2f} | {100 * m['accuracy']:.2f}% "
+            f"| balanced-fer `{r['model']}` ({m['name']}; TTA {m['tta']}) | {m['faces_per_s_batched']:,} | {m['one_face_ms']:.2f} | {100 * m['accuracy']:.2f}% "
             f"| {100 * m['mean_class_accuracy']:.2f}% | {100 * m['disgust_recall']:.1f}% |"
         )
     if isinstance(r["fer"], dict):
@@ -210,7 +220,7 @@ def render(r: dict) -> str:
     return (
         f"Inference on {r['machine']} (torch threads {r['torch_threads']}), {r['faces']} FER2013 val faces.\n\n"
         + "\n".join(rows)
-        + f"\n\n640x480 video, detection + alignment + scoring + tracking ({v['backend']}): {v['fps']} frames/s "
+        + f"\n\n640x480 video, detection + alignment + scoring + tracking ({v['model']}): {v['fps']} frames/s "
         f"over {v['frames']} frames ({v['frames_with_a_face']} with a face).\n"
     )
 
