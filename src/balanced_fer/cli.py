@@ -341,6 +341,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}"
         )
         return 0
+    if args.faces < 1:
+        raise BalancedFerError(f"--faces must be at least 1, got {args.faces}")
     args.spec = args.int8
     arrays = load_arrays(_open_dataset(args), args.split, pre["size"], pre["channels"], progress=not args.no_progress)
     calibration, check = calibration_sample(arrays.images, args.faces)
