@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import BalancedFerError
 
 PRETRAINED_DIR = Path(__file__).parent
-DEFAULT_MODEL = "fer2013_compact"
+DEFAULT_MODEL = "fer2013_compact_long"
 ALIASES = {"default": DEFAULT_MODEL}
 
 
