@@ -84,7 +84,7 @@ selected and measured on `val` (PublicTest, 3,589 faces). PrivateTest was never 
 
     bfer train configs/{recipe["name"]}.yaml
 
-loss `{recipe["loss"]["name"]}`, sampler `{recipe["sampler"]}`, {recipe["optim"]["name"]} lr {recipe["optim"]["lr"]},
+loss `{recipe["loss"]["name"]}` {recipe["loss"]["kwargs"] or ""}, sampler `{recipe["sampler"]}`, {recipe["optim"]["name"]} lr {recipe["optim"]["lr"]},
 batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {recipe["schedule"]["schedule"]}, seed {recipe["seed"]}.
 Reproduce the figures below (the PyTorch checkpoint):
 `bfer evaluate src/balanced_fer/pretrained/{name}.safetensors ../shared/datasets/fer2013 --split val`;
