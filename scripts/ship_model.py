@@ -18,7 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
-from balanced_fer.data import load_arrays, open_dataset
+from balanced_fer.data import open_dataset
 from balanced_fer.evaluation import Evaluation, evaluation_paths
 from balanced_fer.inference import evaluate_checkpoint
 from balanced_fer.inference.backends import calibration_sample, export_onnx
@@ -113,9 +113,7 @@ def main() -> None:
     shutil.copyfile(checkpoint, target)
     onnx_figures = None
     if args.int8:
-        pre = meta["preprocessing"]
-        train = load_arrays(open_dataset(args.int8), "train", pre["size"], pre["channels"], progress=False)
-        calibration, _ = calibration_sample(train.images, 512)
+        calibration, _ = calibration_sample(open_dataset(args.int8), "train", meta["preprocessing"], 512)
         onnx = export_onnx(target, target.with_suffix(".onnx"), calibration=calibration)
         onnx_figures = evaluate_checkpoint(onnx, *validation_dataset(meta), progress=False)
     else:

@@ -327,7 +327,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .data import load_arrays
+    from .data import open_dataset
     from .inference import OnnxBackend, TorchBackend, export_onnx
     from .inference.backends import calibration_sample
 
@@ -343,9 +343,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 0
     if args.faces < 1:
         raise BalancedFerError(f"--faces must be at least 1, got {args.faces}")
-    args.spec = args.int8
-    arrays = load_arrays(_open_dataset(args), args.split, pre["size"], pre["channels"], progress=not args.no_progress)
-    calibration, check = calibration_sample(arrays.images, args.faces)
+    calibration, check = calibration_sample(
+        open_dataset(args.int8), args.split, pre, args.faces, progress=not args.no_progress
+    )
     out = export_onnx(args.checkpoint, args.out, opset=args.opset, calibration=calibration)
     message = f"wrote {out} (int8, opset {args.opset}, dynamic batch, calibrated on {len(calibration)} faces of "
     message += f"{args.int8} {args.split})"

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import FaceDataset, load_arrays
 from ..errors import BalancedFerError
 from ..models import predict_logits, prepare_batch
 from ..pretrained import resolve_model
@@ -140,9 +141,14 @@ def export_onnx(
     return out
 
 
-def calibration_sample(images: np.ndarray, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two disjoint random samples of ``count`` faces (in file order): one to measure int8 activation
-    ranges on, one to check the quantized model against the checkpoint."""
+def calibration_sample(
+    dataset: FaceDataset, split: str, preprocessing: dict[str, Any], count: int, progress: bool = False, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random samples of ``count`` faces of ``dataset``'s ``split`` (in file order, at the
+    model's face size): one to measure int8 activation ranges on, one to check the quantized model
+    against the checkpoint."""
+    pre = preprocessing
+    images = load_arrays(dataset, split, pre["size"], pre["channels"], progress=progress).images
     order = np.random.default_rng(seed).permutation(len(images))
     first, second = np.split(order[: 2 * count], [min(count, len(order))])
     return np.asarray(images[np.sort(first)]), np.asarray(images[np.sort(second)])
