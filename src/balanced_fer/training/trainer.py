@@ -181,7 +181,11 @@ class Trainer:
     # ---- set-up -------------------------------------------------------------------------------
     def _setup(self) -> None:
         r = self.recipe
-        self.data = load_training_data(r, progress=self.progress)
+        if not self.env.is_main:
+            barrier(self.env)  # wait while rank 0 builds the array cache, then read it
+        self.data = load_training_data(r, progress=self.progress and self.env.is_main)
+        if self.env.is_main:
+            barrier(self.env)
         self.hooks.prepare_data(self.data)
         self.num_classes = len(self.data.class_names)
         self.model_kwargs = dict(r.model.kwargs)
