@@ -151,3 +151,17 @@ def test_saturation_and_timeouts_answer_429_and_503(model_file):
         late = second.post("/v1/predict", content=ASTRONAUT, headers={"content-type": "image/jpeg"})
         assert late.status_code == 503 and "overloaded" in late.json()["detail"]
         assert second.get("/healthz").status_code == 200
+
+
+def test_a_model_without_validation_figures_is_described(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from balanced_fer.training.checkpoint import load_checkpoint, save_checkpoint
+    from helpers import random_checkpoint
+
+    path = random_checkpoint(tmp_path / "decoupled.safetensors")
+    tensors, meta = load_checkpoint(path)
+    save_checkpoint(path, tensors, meta | {"validation": None})  # as bfer decouple writes it
+    with TestClient(create_app(str(path), ServiceLimits()), raise_server_exceptions=False) as client:
+        answer = client.get("/v1/models")
+    assert answer.status_code == 200 and answer.json()["models"][0]["validation"] == {}

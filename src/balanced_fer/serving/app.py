@@ -158,7 +158,7 @@ class ModelService:
             version=self.ref.version,
             classes=classes,
             train_counts=dict(zip(classes, map(int, self.meta.get("train_counts", [0] * len(classes))))),
-            validation=self.meta.get("validation", {}),
+            validation=self.meta.get("validation") or {},  # a decoupled checkpoint has none yet
             preprocessing=self.meta["preprocessing"],
             logit_adjustment=self.meta.get("logit_adjustment", {}),
             prior=self.prior,
