@@ -1,14 +1,16 @@
-"""Ship a trained run as a package model: copy its checkpoint into src/balanced_fer/pretrained/,
-export it to ONNX beside it, and write the model card from what the run measured (never typed by hand).
+"""Ship a trained model as a package model: copy its checkpoint into src/balanced_fer/pretrained/,
+export it to ONNX beside it, and write the model card from what this script measures (never typed by hand).
 
     python scripts/ship_model.py runs/fer2013_compact --name fer2013_compact --wall-minutes 80
-    python scripts/ship_model.py runs/fer2013_compact_long --name fer2013_compact_long \
-        --int8 ../shared/datasets/fer2013 --wall-minutes 100
+    python scripts/ship_model.py src/balanced_fer/pretrained/fer2013_compact_long.safetensors \
+        --name fer2013_compact_long --int8 ../shared/datasets/fer2013 --wall-minutes 117
 
-The card's figures come from the checkpoint's own metadata and the run's validation report
-(``eval/val.md``); its curves and confusion matrix are copied to docs/figures/. ``--int8 SPEC``
-quantizes the ONNX export (calibrated on 512 faces of SPEC's train split); the card then also gives
-the figures of that file, measured here on the run's validation split.
+The first argument is a finished ``bfer train`` run folder (its ``final.safetensors`` and curves are
+taken) or a checkpoint, such as an already shipped one, to regenerate its export and card. The card's
+figures are measured here on the validation split the checkpoint's recipe names, for each runtime path:
+the checkpoint (PyTorch) and the ONNX file prediction runs. ``--int8 SPEC`` quantizes that file,
+calibrating on 512 faces of SPEC's train split (see balanced_fer.inference.export); its confusion
+matrix goes to docs/figures/.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import json
 import shutil
 from pathlib import Path
 
-from balanced_fer.data import open_dataset
-from balanced_fer.evaluation import Evaluation, evaluation_paths
-from balanced_fer.inference import evaluate_checkpoint
-from balanced_fer.inference.backends import calibration_sample, export_onnx
+from balanced_fer.data import load_arrays
+from balanced_fer.evaluation import Evaluation, plot_confusion_matrix, to_markdown
+from balanced_fer.inference import OnnxBackend, TorchBackend, evaluate_checkpoint, export_onnx
+from balanced_fer.inference.evaluate import label_agreement, validation_dataset
+from balanced_fer.inference.export import export_int8
 from balanced_fer.pretrained import PRETRAINED_DIR
 from balanced_fer.training.checkpoint import load_checkpoint
-from balanced_fer.training.rebalance import validation_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +38,7 @@ LIMITS = """\
   for it.
 - FER2013's labels are noisy (one annotator per face; FER+ relabelled about a tenth of them), so
   neutral / sadness / fear and anger / disgust are confused most (see the confusion matrix).
-- Its scores are post-hoc adjusted for FER2013's class imbalance (tau below): they are not the class
+- Its scores are post-hoc adjusted for FER2013's class imbalance (tau above): they are not the class
   frequencies of any real population. Use `--prior FILE` with your own frequencies, or `--prior
   uniform`, when you know better.
 - Demographic balance of FER2013 is undocumented; the model has not been audited for differences
@@ -44,22 +46,35 @@ LIMITS = """\
 """
 
 
-def onnx_rows(onnx: Evaluation | None) -> str:
-    if onnx is None:
-        return "| ONNX export (what prediction runs) | fp32, logits equal to the checkpoint's within 1e-4 |\n"
+def figure_row(path: str, result: Evaluation) -> str:
     return (
-        "| ONNX export (what prediction runs) | int8 (static, per-channel weights): "
-        f"accuracy {100 * onnx.accuracy:.2f}%, mean class accuracy {100 * onnx.mean_class_accuracy:.2f}%, "
-        f"macro-F1 {100 * onnx.macro_f1:.2f}% on the same validation faces |\n"
+        f"| {path} | {100 * result.accuracy:.2f}% | {100 * result.mean_class_accuracy:.2f}% | "
+        f"{100 * result.macro_f1:.2f}% | {100 * result.per_class['disgust']['recall']:.1f}% |"
     )
 
 
-def render_card(name: str, meta: dict, report: str, wall_minutes: float | None, onnx: Evaluation | None) -> str:
+def render_card(
+    name: str,
+    meta: dict,
+    export_meta: dict,
+    figures: dict[str, Evaluation],
+    agreement: float,
+    wall_minutes: float | None,
+) -> str:
     recipe = meta["recipe"]
     pre = meta["preprocessing"]
     counts = ", ".join(f"{c} {n:,}" for c, n in zip(meta["class_names"], meta["train_counts"]))
-    val = meta["validation"]
     minutes = f" in {wall_minutes:.0f} minutes on 2 CPU cores" if wall_minutes else ""
+    quantization = export_meta.get("quantization")
+    if quantization:
+        runs = (
+            f"`{name}.onnx`, int8: weights {quantization['weights']}, {quantization['activations']} activations, "
+            f"layers reading the image in fp32 ({', '.join(quantization['float_layers'])}); no CPU's integer "
+            "arithmetic saturates on it, so every x86-64 CPU gives the same answers"
+        )
+    else:
+        runs = f"`{name}.onnx`, fp32: logits equal to the checkpoint's within 1e-4"
+    what_runs = figures["onnx"]
     return f"""# Model card: `{name}` (`bfer predict --model default`)
 
 | | |
@@ -69,11 +84,19 @@ def render_card(name: str, meta: dict, report: str, wall_minutes: float | None, 
 | classes | {", ".join(meta["class_names"])} |
 | post-hoc logit adjustment | logits - {meta["logit_adjustment"]["tau"]} x log(training class frequencies) |
 | test-time augmentation | {meta.get("tta", "none")} (in the figures below, and at prediction unless `--tta` says otherwise) |
-| validation accuracy | {100 * val["accuracy"]:.2f}% |
-| validation mean class accuracy | {100 * val["mean_class_accuracy"]:.2f}% |
-| validation macro-F1 | {100 * val["macro_f1"]:.2f}% |
-{onnx_rows(onnx)}| selected at epoch | {meta["epoch"]} of {recipe["schedule"]["epochs"]} (best validation {recipe["eval"]["select_metric"].replace("_", " ")}) |
+| what prediction runs | {runs} |
+| selected at epoch | {meta["epoch"]} of {recipe["schedule"]["epochs"]} (best validation {recipe["eval"]["select_metric"].replace("_", " ")}) |
 | git commit of the training code | `{meta.get("git_commit")}` |
+
+## Validation figures per runtime path (FER2013 PublicTest, {what_runs.num_samples:,} faces)
+| runtime path | accuracy | mean class accuracy | macro-F1 | disgust recall |
+|---|---|---|---|---|
+{figure_row(f"ONNX `{name}.onnx`: `bfer predict`, `bfer serve`, `Recognizer` (what runs)", what_runs)}
+{figure_row(f"PyTorch checkpoint `{name}.safetensors`: training-side commands", figures["checkpoint"])}
+
+The two give the same label on {100 * agreement:.2f}% of these faces. Reproduce:
+`bfer evaluate default ../shared/datasets/fer2013 --split val` (what prediction runs) and
+`bfer evaluate src/balanced_fer/pretrained/{name}.safetensors ../shared/datasets/fer2013 --split val`.
 
 ## Data
 FER2013 `train` (Kaggle Training usage, 28,709 faces: {counts}) from `../shared/datasets/fer2013`;
@@ -86,13 +109,9 @@ selected and measured on `val` (PublicTest, 3,589 faces). PrivateTest was never 
 
 loss `{recipe["loss"]["name"]}` {recipe["loss"]["kwargs"] or ""}, sampler `{recipe["sampler"]}`, {recipe["optim"]["name"]} lr {recipe["optim"]["lr"]},
 batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {recipe["schedule"]["schedule"]}, seed {recipe["seed"]}.
-Reproduce the figures below (the PyTorch checkpoint):
-`bfer evaluate src/balanced_fer/pretrained/{name}.safetensors ../shared/datasets/fer2013 --split val`;
-`bfer evaluate default ../shared/datasets/fer2013 --split val` measures the ONNX export that
-prediction runs.
 
-## Validation figures (FER2013 PublicTest)
-{report.split(chr(10), 1)[1].strip()}
+## Validation figures of what prediction runs
+{to_markdown(what_runs).split(chr(10), 1)[1].strip()}
 
 ![confusion matrix](../../../docs/figures/{name}_confusion.png)
 ![training curves](../../../docs/figures/{name}_curves.png)
@@ -102,30 +121,37 @@ prediction runs.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, help="a finished bfer train run folder")
+    parser.add_argument("model", type=Path, help="a finished bfer train run folder, or a checkpoint")
     parser.add_argument("--name", required=True, help="the shipped model's name")
     parser.add_argument("--wall-minutes", type=float, help="the run's wall time, for the card")
     parser.add_argument("--int8", metavar="SPEC", help="quantize the ONNX export, calibrating on SPEC's train faces")
     args = parser.parse_args()
-    checkpoint = args.run / "final.safetensors"
+    run = args.model if args.model.is_dir() else None
+    checkpoint = run / "final.safetensors" if run else args.model
     _, meta = load_checkpoint(checkpoint)
     target = PRETRAINED_DIR / f"{args.name}.safetensors"
-    shutil.copyfile(checkpoint, target)
-    onnx_figures = None
+    if checkpoint.resolve() != target.resolve():
+        shutil.copyfile(checkpoint, target)
     if args.int8:
-        calibration, _ = calibration_sample(open_dataset(args.int8), "train", meta["preprocessing"], 512)
-        onnx = export_onnx(target, target.with_suffix(".onnx"), calibration=calibration)
-        onnx_figures = evaluate_checkpoint(onnx, *validation_dataset(meta), progress=False)
+        export = export_int8(target, target.with_suffix(".onnx"), args.int8).path
     else:
-        export_onnx(target, target.with_suffix(".onnx"))  # parity with the checkpoint is tested
-    figures = ROOT / "docs" / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    reports = evaluation_paths(args.run / "eval", "val")  # the run's own validation report
-    shutil.copyfile(reports["confusion_matrix"], figures / f"{args.name}_confusion.png")
-    shutil.copyfile(args.run / "curves.png", figures / f"{args.name}_curves.png")
-    report = reports["markdown"].read_text()
-    target.with_suffix(".md").write_text(render_card(args.name, meta, report, args.wall_minutes, onnx_figures))
-    print(json.dumps({"weights": str(target), "bytes": target.stat().st_size, "validation": meta["validation"]}))
+        export = export_onnx(target, target.with_suffix(".onnx"))  # parity with the checkpoint is tested
+    dataset, split = validation_dataset(meta)
+    figures = {
+        path: evaluate_checkpoint(model, dataset, split, progress=False)
+        for path, model in (("checkpoint", target), ("onnx", export))
+    }
+    pre = meta["preprocessing"]
+    faces = load_arrays(dataset, split, pre["size"], pre["channels"], progress=False).images
+    agreement = label_agreement(TorchBackend(target), OnnxBackend(export), faces)
+    docs_figures = ROOT / "docs" / "figures"
+    plot_confusion_matrix(figures["onnx"], docs_figures / f"{args.name}_confusion.png")
+    if run:
+        shutil.copyfile(run / "curves.png", docs_figures / f"{args.name}_curves.png")
+    card = render_card(args.name, meta, OnnxBackend(export).meta, figures, agreement, args.wall_minutes)
+    target.with_suffix(".md").write_text(card)
+    summary = {path: result.summary() for path, result in figures.items()}
+    print(json.dumps({"weights": str(target), "export": str(export), "agreement": agreement, "validation": summary}))
 
 
 if __name__ == "__main__":

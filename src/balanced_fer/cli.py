@@ -139,9 +139,9 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from .inference import OnnxBackend, load_backend
     from .models import create_model, default_input_size, list_models
-    from .pretrained import ALIASES, list_pretrained, pretrained_path
-    from .training.checkpoint import load_checkpoint
+    from .pretrained import ALIASES, list_pretrained
 
     print("architectures (bfer train):")
     for name in list_models(args.pattern):
@@ -149,13 +149,17 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print(
             f"  {name:<18} {params / 1e6:6.2f} M parameters (7 classes, grey), designed for {default_input_size(name)} px"
         )
-    print("shipped models (bfer predict --model NAME):")
+    print("shipped models (bfer predict --model NAME), with the validation figures of the file prediction runs:")
     for name in list_pretrained():
-        figures = load_checkpoint(pretrained_path(name))[1].get("validation", {})
+        backend = load_backend(name)
+        figures = backend.meta.get("validation") or {}
+        runs = "PyTorch checkpoint"
+        if isinstance(backend, OnnxBackend):
+            runs = "int8 ONNX" if "quantization" in backend.meta else "ONNX"
         aliases = "".join(f" (= {alias})" for alias, target in ALIASES.items() if target == name)
         print(
             f"  {name + aliases:<28} validation accuracy {100 * figures.get('accuracy', float('nan')):.2f}%,"
-            f" mean class accuracy {100 * figures.get('mean_class_accuracy', float('nan')):.2f}%"
+            f" mean class accuracy {100 * figures.get('mean_class_accuracy', float('nan')):.2f}% ({runs})"
         )
     return 0
 
@@ -207,9 +211,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_decouple(args: argparse.Namespace) -> int:
     from .evaluation import to_markdown
-    from .inference.evaluate import evaluate_checkpoint
+    from .inference.evaluate import evaluate_checkpoint, validation_dataset
     from .training.checkpoint import load_checkpoint
-    from .training.rebalance import decouple_checkpoint, validation_dataset
+    from .training.rebalance import decouple_checkpoint
     from .training.recipe import DecoupleConfig
 
     cfg = DecoupleConfig(method=args.method, epochs=args.epochs, lr=args.lr, tau=args.tau)
@@ -271,8 +275,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .inference.calibrate import calibrate_checkpoint
+    from .inference.evaluate import validation_dataset
     from .training.checkpoint import load_checkpoint
-    from .training.rebalance import validation_dataset
 
     if args.spec:
         dataset, split = _open_dataset(args), args.split
@@ -327,32 +331,31 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .data import open_dataset
     from .inference import OnnxBackend, TorchBackend, export_onnx
-    from .inference.backends import calibration_sample
+    from .inference.export import export_int8
 
+    if args.int8 is not None:
+        result = export_int8(
+            args.checkpoint, args.out, args.int8, args.split, args.faces, args.opset, progress=not args.no_progress
+        )
+        message = f"wrote {result.path} (int8, opset {args.opset}, dynamic batch, calibrated on "
+        message += f"{result.calibration_faces} faces of {args.int8} {args.split})"
+        if result.agreement is not None:
+            message += f"; same label as PyTorch on {100 * result.agreement:.1f}% of {result.checked_faces} other faces"
+        if result.validation:
+            v = result.validation
+            message += f"; validation accuracy {100 * v['accuracy']:.2f}%, mean class accuracy "
+            message += f"{100 * v['mean_class_accuracy']:.2f}% ({result.validation_note})"
+        else:
+            message += f"; validation figures {result.validation_note}"
+        print(message)
+        return 0
     torch_backend = TorchBackend(args.checkpoint)
     pre = torch_backend.meta["preprocessing"]
-    if args.int8 is None:
-        out = export_onnx(args.checkpoint, args.out, opset=args.opset)
-        faces = np.random.default_rng(0).integers(0, 256, (8, pre["size"], pre["size"], pre["channels"]), np.uint8)
-        gap = float((torch_backend.logits(faces) - OnnxBackend(out).logits(faces)).abs().max())
-        print(
-            f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}"
-        )
-        return 0
-    if args.faces < 1:
-        raise BalancedFerError(f"--faces must be at least 1, got {args.faces}")
-    calibration, check = calibration_sample(
-        open_dataset(args.int8), args.split, pre, args.faces, progress=not args.no_progress
-    )
-    out = export_onnx(args.checkpoint, args.out, opset=args.opset, calibration=calibration)
-    message = f"wrote {out} (int8, opset {args.opset}, dynamic batch, calibrated on {len(calibration)} faces of "
-    message += f"{args.int8} {args.split})"
-    if len(check):
-        same = torch_backend.logits(check).argmax(1) == OnnxBackend(out).logits(check).argmax(1)
-        message += f"; same label as PyTorch on {100 * float(same.float().mean()):.1f}% of {len(check)} other faces"
-    print(message)
+    out = export_onnx(args.checkpoint, args.out, opset=args.opset)
+    faces = np.random.default_rng(0).integers(0, 256, (8, pre["size"], pre["size"], pre["channels"]), np.uint8)
+    gap = float((torch_backend.logits(faces) - OnnxBackend(out).logits(faces)).abs().max())
+    print(f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}")
     return 0
 
 

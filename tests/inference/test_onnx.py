@@ -56,26 +56,6 @@ def test_cli_export_and_bad_files(tmp_path, capsys):
         load_backend(tmp_path / "bad.onnx")
 
 
-def test_int8_export_stays_close_to_pytorch(tmp_path, capsys):
-    from helpers import write_toy_faces
-
-    onnx = pytest.importorskip("onnx")
-    path = checkpoint(tmp_path, "vgg_compact_s", {})
-    faces = np.random.default_rng(2).integers(0, 256, (64, 48, 48, 1), dtype=np.uint8)
-    int8 = load_backend(export_onnx(path, tmp_path / "m8.onnx", calibration=faces[:32]))
-    assert int8.meta["quantization"]["calibration_faces"] == 32
-    assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(tmp_path / "m8.onnx")).graph.node}
-    expected, got = TorchBackend(path).logits(faces[32:]), int8.logits(faces[32:])
-    assert (
-        not torch.equal(expected, got) and torch.corrcoef(torch.stack([expected.flatten(), got.flatten()]))[0, 1] > 0.95
-    )
-    write_toy_faces(tmp_path / "faces", {"happy": 6, "sad": 6}, size=48, splits=("train",))
-    args = ["export", str(path), str(tmp_path / "cli8.onnx"), "--int8", str(tmp_path / "faces"), "--faces", "4"]
-    assert main([*args, "--no-progress"]) == 0
-    assert "calibrated on 4 faces" in capsys.readouterr().out and (tmp_path / "cli8.onnx").stat().st_size > 0
-    assert not list(tmp_path.glob(".*tmp*"))  # the fp32 intermediate is removed
-
-
 def test_evaluate_runs_the_onnx_export_like_the_checkpoint(tmp_path):
     from balanced_fer.data import open_dataset
     from balanced_fer.inference import evaluate_checkpoint

@@ -8,8 +8,9 @@ from balanced_fer import Recognizer
 from balanced_fer.cli import main
 from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.errors import BalancedFerError
+from balanced_fer.inference import saturation_risks
 from balanced_fer.inference.backends import OnnxBackend, TorchBackend, load_backend
-from balanced_fer.inference.evaluate import evaluate_checkpoint
+from balanced_fer.inference.evaluate import deployed_labels, evaluate_checkpoint
 from balanced_fer.pretrained import DEFAULT_MODEL, list_pretrained, model_card, pretrained_path, resolve_model
 from balanced_fer.training.checkpoint import load_checkpoint
 from helpers import EXAMPLES
@@ -23,23 +24,37 @@ def test_default_model_ships_small_with_its_card():
     _, meta = load_checkpoint("default")
     assert meta["class_names"] == ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear"]
     card = model_card()
-    for figure in ("accuracy", "mean_class_accuracy", "macro_f1"):
-        assert f"{100 * meta['validation'][figure]:.2f}%" in card  # the card reports the checkpoint's figures
+    for runtime in (meta, load_backend("default").meta):  # the checkpoint, and the file prediction runs
+        figures = " | ".join(
+            f"{100 * runtime['validation'][f]:.2f}%" for f in ("accuracy", "mean_class_accuracy", "macro_f1")
+        )
+        assert f"| {figures} |" in card
     assert "Known limits" in card and f"configs/{meta['recipe']['name']}.yaml" in card
     assert (Path(__file__).resolve().parents[2] / "configs" / f"{meta['recipe']['name']}.yaml").is_file()
 
 
-def test_shipped_onnx_export_agrees_with_the_checkpoint(shared_datasets, cache_dir):
+@pytest.fixture(scope="module")
+def val_faces(shared_datasets, cache_dir) -> np.ndarray:
+    return np.asarray(load_arrays(open_dataset(shared_datasets / "fer2013"), "val", 48, 1, cache_dir=cache_dir).images)
+
+
+def test_shipped_export_gives_the_checkpoints_labels_on_every_cpu(val_faces):
     export = load_backend("default")
     assert isinstance(export, OnnxBackend)  # prediction runs the export
     assert resolve_model("default", prefer_onnx=False).suffix == ".safetensors"
-    val = load_arrays(open_dataset(shared_datasets / "fer2013"), "val", 48, 1, cache_dir=cache_dir, progress=False)
-    faces = np.asarray(val.images[:512])
-    torch_logits, onnx_logits = TorchBackend(pretrained_path()).logits(faces), export.logits(faces)
-    if "quantization" in export.meta:  # int8: the same label on nearly every face
-        assert (torch_logits.argmax(1) == onnx_logits.argmax(1)).float().mean() >= 0.97
-    else:
-        assert np.abs(torch_logits.numpy() - onnx_logits.numpy()).max() < 1e-4
+    checkpoint = TorchBackend(pretrained_path())
+    if "quantization" not in export.meta:
+        assert np.abs(checkpoint.logits(val_faces).numpy() - export.logits(val_faces).numpy()).max() < 1e-4
+        return
+    # int8: no weight lets a CPU without VNNI (AVX2) saturate, so it computes what VNNI / AMX CPUs do
+    assert saturation_risks(export.path) == {}
+    exact = OnnxBackend(export.path, exact_int8=True)  # the integer arithmetic of a CPU that never saturates
+    labels = {
+        name: deployed_labels(b, val_faces) for name, b in (("pytorch", checkpoint), ("here", export), ("exact", exact))
+    }
+    assert (labels["here"] == labels["exact"]).mean() >= 0.998  # this CPU's kernels compute the same
+    assert (labels["pytorch"] == labels["here"]).mean() >= 0.99  # on this CPU, every FER2013 val face
+    assert (labels["pytorch"] == labels["exact"]).mean() >= 0.99  # on CPUs with VNNI or AMX
 
 
 def test_names_resolve_and_unknown_names_are_clear(tmp_path):
@@ -51,19 +66,37 @@ def test_names_resolve_and_unknown_names_are_clear(tmp_path):
         load_checkpoint(tmp_path / "missing.safetensors")
 
 
-def test_shipped_model_reproduces_its_validation_figures(shared_datasets, cache_dir):
+def test_shipped_model_reproduces_its_validation_figures(shared_datasets, cache_dir, capsys):
     _, meta = load_checkpoint("default")
     val = open_dataset(shared_datasets / "fer2013")
     result = evaluate_checkpoint(pretrained_path(), val, "val", cache_dir=cache_dir, progress=False)
     assert result.accuracy == pytest.approx(meta["validation"]["accuracy"], abs=1e-6)
     assert result.mean_class_accuracy == pytest.approx(meta["validation"]["mean_class_accuracy"], abs=1e-6)
     assert result.mean_class_accuracy > 0.5  # far above chance (1/7): a trained model, not a placeholder
-    export = evaluate_checkpoint("default", val, "val", cache_dir=cache_dir, progress=False)
-    if "quantization" in load_backend("default").meta:  # the card gives the int8 file's own figures
-        assert f"accuracy {100 * export.accuracy:.2f}%, mean class accuracy" in model_card()
-        assert f"mean class accuracy {100 * export.mean_class_accuracy:.2f}%" in model_card()
-    else:
-        assert export.accuracy == pytest.approx(result.accuracy, abs=1e-6)
+    runs = evaluate_checkpoint("default", val, "val", cache_dir=cache_dir, progress=False)  # what prediction runs
+    stored = load_backend("default").meta["validation"]  # the figures it carries, for bfer models and the service
+    assert runs.accuracy == pytest.approx(stored["accuracy"], abs=1e-6)
+    assert runs.mean_class_accuracy == pytest.approx(stored["mean_class_accuracy"], abs=1e-6)
+    assert (
+        abs(runs.accuracy - result.accuracy) <= 0.003
+        and abs(runs.mean_class_accuracy - result.mean_class_accuracy) <= 0.003
+    )
+    assert main(["models"]) == 0
+    listed = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith(DEFAULT_MODEL))
+    assert f"validation accuracy {100 * stored['accuracy']:.2f}%" in listed
+    assert f"mean class accuracy {100 * stored['mean_class_accuracy']:.2f}%" in listed
+
+
+def test_service_reports_the_figures_of_what_it_runs():
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from balanced_fer.serving import ServiceLimits, create_app
+
+    with TestClient(create_app("default", ServiceLimits())) as client:
+        (model,) = client.get("/v1/models").json()["models"]
+    assert model["validation"] == load_backend("default").meta["validation"]
+    assert model["validation"]["accuracy"] > 0.5
 
 
 def test_from_pretrained_and_predict_without_model(tmp_path, capsys):

@@ -32,6 +32,16 @@ class Evaluation:
     ece: float | None = None
     nll: float | None = None
 
+    def summary(self) -> dict:
+        """The figures a model file carries as its ``validation``: headline metrics and per-class recall."""
+        return {
+            "accuracy": self.accuracy,
+            "mean_class_accuracy": self.mean_class_accuracy,
+            "macro_f1": self.macro_f1,
+            "nll": self.nll,
+            "recall": {name: row["recall"] for name, row in self.per_class.items()},
+        }
+
     def to_dict(self) -> dict:
         return {
             "num_samples": self.num_samples,

@@ -1,7 +1,8 @@
 """Running trained models: PyTorch and ONNX backends, export, evaluation of a model file."""
 
-from .backends import OnnxBackend, TorchBackend, export_onnx, load_backend
+from .backends import OnnxBackend, TorchBackend, load_backend
 from .evaluate import evaluate_checkpoint
+from .export import export_onnx, saturation_risks
 from .recognizer import Face, Prediction, Recognizer
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "evaluate_checkpoint",
     "export_onnx",
     "load_backend",
+    "saturation_risks",
 ]

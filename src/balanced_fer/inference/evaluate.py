@@ -7,11 +7,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import FaceDataset, load_arrays
+from ..data import FaceDataset, load_arrays, open_dataset
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions
 from .backends import load_backend
 from .scoring import deployment_logits
+
+
+def validation_dataset(meta: dict) -> tuple[FaceDataset, str]:
+    """The validation dataset and split named by a model's recipe."""
+    data = (meta.get("recipe") or {}).get("data")
+    if not data:
+        raise BalancedFerError("the model file names no validation data (it carries no training recipe)")
+    return open_dataset(data["val"] or data["train"], **data["options"]), data["val_split"]
 
 
 def evaluate_checkpoint(
@@ -47,3 +55,15 @@ def evaluate_checkpoint(
     return evaluate_predictions(
         arrays.labels, dataset.class_names, probabilities=probabilities, train_counts=counts[columns].tolist()
     )
+
+
+def deployed_labels(backend, faces: np.ndarray) -> np.ndarray:
+    """The label index a backend gives each of ``faces`` (uint8, at the model's face size), scoring
+    as deployed: its own test-time augmentation and post-hoc adjustment."""
+    return deployment_logits(backend.logits(faces), backend.meta).argmax(1).numpy()
+
+
+def label_agreement(first, second, faces: np.ndarray) -> float:
+    """The share of ``faces`` given the same :func:`deployed_labels` by two backends (say a
+    checkpoint and its int8 export)."""
+    return float((deployed_labels(first, faces) == deployed_labels(second, faces)).mean())

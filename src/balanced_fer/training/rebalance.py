@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..data import open_dataset
 from ..imbalance.decoupling import decouple_classifier
 from .checkpoint import load_model, save_checkpoint
 from .recipe import DecoupleConfig, load_recipe
@@ -34,9 +33,3 @@ def decouple_checkpoint(
     )
     meta |= {"decoupled": cfg.method, "decouple_seconds": round(time.perf_counter() - start, 1), "validation": None}
     return save_checkpoint(Path(out), dict(model.state_dict()), meta)
-
-
-def validation_dataset(meta: dict):
-    """The validation dataset and split named by a checkpoint's recipe."""
-    data = meta["recipe"]["data"]
-    return open_dataset(data["val"] or data["train"], **data["options"]), data["val_split"]

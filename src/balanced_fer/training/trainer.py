@@ -255,7 +255,7 @@ class Trainer:
             "tta": self.recipe.eval.tta,  # what validation used, and prediction uses unless told otherwise
             "recipe": self.recipe.to_dict(),
             "epoch": epoch,
-            "validation": _summary(validation) if validation else None,
+            "validation": validation.summary() if validation else None,
             "git_commit": git_commit(),
         }
 
@@ -388,7 +388,7 @@ class Trainer:
         metric = float(self.epoch) if metric_name == "last" else getattr(result, metric_name, None)
         if not isinstance(metric, float):
             raise BalancedFerError(f"eval.select_metric {metric_name!r} is not a scalar validation figure")
-        row |= {f"val_{k}": v for k, v in _summary(result).items()}
+        row |= {f"val_{k}": v for k, v in result.summary().items()}
         row["best"] = metric > self.best["metric"]
         if row["best"]:
             self.best = {"metric": metric, "epoch": self.epoch, "name": metric_name}
@@ -427,7 +427,7 @@ class Trainer:
             meta["decoupled"] = method
         tau = self.recipe.post_hoc.tau
         result = self.evaluate_model(model, tau=tau, bootstrap_rounds=1000)
-        meta["validation"] = _summary(result)
+        meta["validation"] = result.summary()
         final = self.out_dir / "final.safetensors"
         save_checkpoint(final, dict(model.state_dict()), meta)
         reports = save_evaluation(result, self.out_dir / "eval", stem="val", title=f"{self.recipe.name}: validation")
@@ -435,22 +435,12 @@ class Trainer:
             "recipe": self.recipe.name,
             "best_epoch": self.best["epoch"],
             "checkpoint": str(final),
-            "validation": _summary(result),
+            "validation": result.summary(),
             "train_seconds": round(sum(h["seconds"] for h in self.history), 1),
             "reports": {k: str(v) for k, v in reports.items()},
         }
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
-
-
-def _summary(result: Evaluation) -> dict[str, Any]:
-    return {
-        "accuracy": result.accuracy,
-        "mean_class_accuracy": result.mean_class_accuracy,
-        "macro_f1": result.macro_f1,
-        "nll": result.nll,
-        "recall": {name: row["recall"] for name, row in result.per_class.items()},
-    }
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
