@@ -76,3 +76,14 @@ def test_bad_input(detector, tmp_path):
     with pytest.raises(BalancedFerError, match="face detector model not found"):
         BlazeFaceDetector(str(tmp_path / "none.tflite"))
     assert detector.detect(np.zeros((200, 300, 3), np.uint8)) == []
+
+
+def test_extreme_aspect_ratios_cost_no_more_than_the_networks_input(detector):
+    line = np.full((1, 2_000_000, 3), 128, np.uint8)  # letterboxed first, this asked for a 2e6 x 2e6 square
+    assert detector.detect(line) == [] and detector.detect(line.transpose(1, 0, 2).copy()) == []
+    photo = read_image(EXAMPLES / "astronaut.jpg", 3)
+    wide = np.zeros((photo.shape[0], 2 * photo.shape[1], 3), np.uint8)  # the photo, then as much black
+    wide[:, : photo.shape[1]] = photo
+    (face,) = detector.detect(wide)
+    (reference,) = detector.detect(photo)
+    assert np.allclose(face.box, reference.box, atol=0.15 * reference.box[3])  # mapped back to image pixels

@@ -104,12 +104,15 @@ class BlazeFaceDetector:
 
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise BalancedFerError(f"the detector takes RGB uint8 images (H, W, 3), got {image.dtype} {image.shape}")
+        # Letterbox: scale the longest side to the network's input, then pad to a square. Scaling first
+        # keeps memory at the input's size whatever the aspect ratio (a 30000x1333 image, a 1-pixel line).
         h, w = image.shape[:2]
-        side = max(h, w)
-        top, left = (side - h) // 2, (side - w) // 2
-        square = cv2.copyMakeBorder(image, top, side - h - top, left, side - w - left, cv2.BORDER_CONSTANT, value=0)
         size = self.spec.size
-        x = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+        scale = size / max(h, w)
+        rh, rw = min(size, max(1, round(h * scale))), min(size, max(1, round(w * scale)))
+        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        top, left = (size - rh) // 2, (size - rw) // 2
+        x = cv2.copyMakeBorder(resized, top, size - rh - top, left, size - rw - left, cv2.BORDER_CONSTANT, value=0)
         self.interpreter.set_tensor(self.input, (x.astype(np.float32) / 127.5 - 1.0)[None])
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self.boxes_out)[0]
@@ -125,8 +128,8 @@ class BlazeFaceDetector:
         points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
         faces = []
         for i in non_max_suppression(boxes, scores, self.iou):
-            x0, y0, x1, y1 = boxes[i] * side - [left, top, left, top]
-            landmarks = points[i] * side - [left, top]
+            x0, y0, x1, y1 = (boxes[i] * size - [left, top, left, top]) / scale
+            landmarks = (points[i] * size - [left, top]) / scale
             faces.append(
                 DetectedFace((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), landmarks, float(scores[i]))
             )
