@@ -312,7 +312,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_queue=args.queue,
     )
     app = create_app(args.model, limits, prior=args.prior, detector=args.detector)  # a bad model fails here
-    print(f"bfer: serving on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops", file=sys.stderr)
+    print(
+        f"bfer: serving on http://{args.host}:{args.port}/ (API schema at /openapi.json); Ctrl-C stops", file=sys.stderr
+    )
     if args.workers > 1:  # each worker process builds its own app from the environment
         os.environ[CONFIG_ENV] = serve_config(args.model, limits, args.prior, args.detector)
         uvicorn.run(

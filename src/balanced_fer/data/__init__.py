@@ -1,7 +1,7 @@
 """Reading FER datasets: readers per format, dataset specs, the array cache and statistics."""
 
 from .cache import FaceArrays, load_arrays
-from .dataset import FaceDataset, Sample, read_image
+from .dataset import FaceDataset, Sample, decode_bytes, read_image
 from .formats import FORMATS
 from .spec import detect_format, open_dataset, parse_spec
 
@@ -10,6 +10,7 @@ __all__ = [
     "FaceArrays",
     "FaceDataset",
     "Sample",
+    "decode_bytes",
     "detect_format",
     "load_arrays",
     "open_dataset",

@@ -49,7 +49,7 @@ class Sample:
     def decode(self, channels: int = 1, data: bytes | None = None) -> np.ndarray:
         """Decoded uint8 pixels, HxW (``channels=1``) or HxWx3 RGB, cropped to ``box``."""
         data = self.read_bytes() if data is None else data
-        image = _decode_csv_pixels(self) if self.pixels is not None else _decode_file(self, data, channels)
+        image = _decode_csv_pixels(self) if self.pixels is not None else decode_bytes(data, self.source, channels)
         if image.ndim == 2 and channels == 3:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         if self.box is not None:
@@ -72,15 +72,17 @@ def read_image(path: str | Path, channels: int = 3) -> np.ndarray:
     return source.decode(channels)
 
 
-def _decode_file(sample: Sample, data: bytes, channels: int) -> np.ndarray:
+def decode_bytes(data: bytes, source: str, channels: int = 3) -> np.ndarray:
+    """An encoded image (JPEG, PNG, WebP, BMP, TIFF, ...) as uint8 grey (HxW) or RGB (HxWx3): the one
+    decoder of files, datasets and uploads; ``source`` names it in the :class:`ImageError`."""
     if not data:
-        raise ImageError(f"{sample.source}: file is empty")
+        raise ImageError(f"{source}: file is empty")
     flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
     # imdecode applies EXIF orientation, drops alpha, scales 16-bit input to 8 bits, and returns
     # None for unreadable or truncated files.
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if image is None or image.size == 0:
-        raise ImageError(f"{sample.source}: not a readable image (corrupt, truncated or unknown format)")
+        raise ImageError(f"{source}: not a readable image (corrupt, truncated or unknown format)")
     return image if channels == 1 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

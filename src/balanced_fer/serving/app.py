@@ -1,10 +1,12 @@
 """The HTTP service: ``POST /v1/predict``, ``POST /v1/predict/batch``, ``GET /v1/models``,
 ``GET /healthz`` and the page at ``/``.
 
-Images are analysed in a small thread pool (each :class:`Recognizer` is used by one thread at a
-time, since a LiteRT interpreter must not be shared); the event loop only admits, decodes and answers. A request
-beyond ``max_concurrency + max_queue`` waiting ones gets 429 at once, one that waits longer than
-``timeout_s`` gets 503; every bad input gets a 4xx JSON ``{"error", "detail"}``.
+Images are decoded and analysed in a small thread pool (each :class:`Recognizer` is used by one
+thread at a time, since a LiteRT interpreter must not be shared); the event loop only reads headers,
+admits and answers, so no upload can stall it. A request beyond ``max_concurrency + max_queue``
+waiting ones gets 429 at once, one that waits longer than ``timeout_s`` (decoding included) gets 503;
+every bad input gets a 4xx JSON ``{"error", "detail"}``. The model, detector and prior are tried at
+start-up, and ``/healthz`` answers 503 while the model fails on valid images.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import logging
 import os
 import queue
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -34,13 +37,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import BalancedFerError
 from ..inference import Recognizer
 from ..pretrained import resolve_model
-from .decode import ServiceLimits, UploadError, decode_image
+from .decode import ServiceLimits, UploadError, decode_upload, image_size
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 CONFIG_ENV = "BFER_SERVE_CONFIG"
+T = TypeVar("T")
 
 
 class FaceOut(BaseModel):
@@ -98,9 +103,10 @@ class Models(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str  # ok, or failing (with a 503) while the model fails on valid images
     model: ModelRef
     busy: int  # requests admitted and not yet answered
+    detail: str | None = None  # why it is failing
 
 
 class ErrorOut(BaseModel):
@@ -140,6 +146,7 @@ class ModelService:
         self.path = resolve_model(model, prefer_onnx=True)
         self.limits, self.prior, self.detector = limits, prior, detector
         first = self.new_recognizer()  # fail fast on a bad model, before the port opens; then the first idle one
+        try_recognizer(first, f"cannot serve {model}")
         self.idle: queue.SimpleQueue[Recognizer] = queue.SimpleQueue()
         self.idle.put(first)
         self.meta = first.meta
@@ -147,6 +154,7 @@ class ModelService:
         self.ref = ModelRef(name=self.meta.get("recipe", {}).get("name", self.path.stem), version=digest)
         self.pool: ThreadPoolExecutor | None = None  # started on first use, stopped with the app
         self.busy = 0
+        self.failing: str | None = None  # the last unexpected error on a valid image, until a success
 
     def new_recognizer(self) -> Recognizer:
         return Recognizer(self.path, prior=self.prior, detector=self.detector)
@@ -164,15 +172,16 @@ class ModelService:
             prior=self.prior,
         )
 
-    async def run(self, images: list[np.ndarray]) -> list[list[dict]]:
-        """Faces of each image, analysed in the pool; 429 / 503 when saturated."""
+    async def run(self, work: Callable[[Recognizer], T]) -> T:
+        """``work`` (decoding and analysing a request's images) on an idle recognizer in the pool;
+        429 / 503 when saturated."""
         if self.busy >= self.limits.max_concurrency + self.limits.max_queue:
             raise UploadError(429, f"{self.busy} requests are waiting; retry shortly")
         if self.pool is None:
             self.pool = ThreadPoolExecutor(self.limits.max_concurrency, thread_name_prefix="bfer-model")
         self.busy += 1
         try:
-            future = asyncio.get_running_loop().run_in_executor(self.pool, self._predict, images)
+            future = asyncio.get_running_loop().run_in_executor(self.pool, self._with_recognizer, work)
             return await asyncio.wait_for(future, self.limits.timeout_s)
         except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
             raise UploadError(503, f"no answer within {self.limits.timeout_s:g} s; the service is overloaded") from None
@@ -184,15 +193,35 @@ class ModelService:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
 
-    def _predict(self, images: list[np.ndarray]) -> list[list[dict]]:
+    def _with_recognizer(self, work: Callable[[Recognizer], T]) -> T:
         try:
             recognizer = self.idle.get_nowait()
         except queue.Empty:
             recognizer = self.new_recognizer()
         try:
-            return [[face.to_dict() for face in faces] for faces in recognizer.predict_batch(images)]
+            result = work(recognizer)
+        except UploadError:
+            raise
+        except Exception as err:
+            self.failing = f"{type(err).__name__}: {err}"
+            raise
         finally:
             self.idle.put(recognizer)
+        self.failing = None
+        return result
+
+
+def try_recognizer(recognizer: Recognizer, context: str) -> None:
+    """Run the detector and the model (with its prior) once on a blank image, so that a missing or
+    foreign detector file or prior file stops the service at start-up instead of failing every request."""
+    size = recognizer.meta["preprocessing"]["size"]
+    try:
+        recognizer.detector.detect(np.zeros((64, 64, 3), np.uint8))
+        recognizer.predict_proba(np.zeros((1, size, size), np.uint8))
+    except BalancedFerError as err:
+        raise BalancedFerError(f"{context}: {err}") from None
+    except Exception as err:  # noqa: BLE001 - LiteRT and onnxruntime raise their own types
+        raise BalancedFerError(f"{context}: {type(err).__name__}: {err}") from None
 
 
 class BodyLimit:
@@ -269,6 +298,8 @@ def create_app(
         version=version("balanced-fer"),
         description="Facial expressions that stay accurate on the rare ones.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN; the schema stays at /openapi.json
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
@@ -298,9 +329,16 @@ def create_app(
         log.exception("unexpected error on %s", request.url.path)
         return error(500, f"internal error ({type(err).__name__}); the service is still running")
 
-    @app.get("/healthz", response_model=Health)
-    async def healthz() -> Health:
-        return Health(status="ok", model=service.ref, busy=service.busy)
+    async def healthz() -> Health | JSONResponse:
+        health = Health(status="ok", model=service.ref, busy=service.busy)
+        if service.failing is None:
+            return health
+        return JSONResponse(
+            health.model_copy(update={"status": "failing", "detail": service.failing}).model_dump(), 503
+        )
+
+    app.get("/healthz", response_model=Health, responses={503: {"model": Health}})(healthz)
+    app.head("/healthz", response_model=None, include_in_schema=False)(healthz)  # load balancers' probes
 
     @app.get("/v1/models", response_model=Models)
     async def models() -> Models:
@@ -310,40 +348,59 @@ def create_app(
     async def predict(request: Request) -> Prediction:
         """Faces in one image (multipart field ``image``, or the raw image bytes) with their expressions."""
         start = time.perf_counter()
-        name, data = (await read_uploads(request, limits, "image"))[0]
-        image = decode_image(data, name, limits)
-        decoded = time.perf_counter()
-        faces = (await service.run([image]))[0]
-        end = time.perf_counter()
+        uploads = await read_uploads(request, limits, "image")
+        if len(uploads) > 1:
+            raise UploadError(400, f"{len(uploads)} files sent: /v1/predict takes one image (use /v1/predict/batch)")
+        name, data = uploads[0]
+        image_size(data, name, limits)
+
+        def work(recognizer: Recognizer) -> tuple[np.ndarray, list[dict], float]:
+            image = decode_upload(data, name)
+            decoded = time.perf_counter()
+            return image, [face.to_dict() for face in recognizer.predict(image)], decoded
+
+        image, faces, decoded = await service.run(work)
         return Prediction(
             model=service.ref,
             image=ImageSize(width=image.shape[1], height=image.shape[0]),
             faces=[FaceOut(**face) for face in faces],
-            timing_ms=_timing(start, decoded, end),
+            timing_ms=_timing(start, decoded, time.perf_counter()),
         )
 
     @app.post("/v1/predict/batch", response_model=BatchPrediction, responses=ERRORS, openapi_extra=BATCH_BODY)
     async def predict_batch(request: Request) -> BatchPrediction:
-        """Several images (multipart field ``images``, repeated); an image that cannot be read gets its own
-        ``error`` and ``status`` while the others are analysed."""
+        """Several images (multipart field ``images``, repeated); an image that cannot be read, or that
+        would take the request past its pixel limit, gets its own ``error`` and ``status`` while the
+        others are analysed."""
         start = time.perf_counter()
         uploads = await read_uploads(request, limits, "images")
         if len(uploads) > limits.max_batch:
             raise UploadError(413, f"{len(uploads)} images exceed the batch limit of {limits.max_batch}")
-        items, images = [], []
-        for name, data in uploads:
+        items, accepted, pixels = [BatchItem(filename=name) for name, _ in uploads], [], 0
+        for item, (name, data) in zip(items, uploads):
             try:
-                images.append(decode_image(data, name, limits))
-                items.append(
-                    BatchItem(filename=name, image=ImageSize(width=images[-1].shape[1], height=images[-1].shape[0]))
-                )
+                width, height = image_size(data, name, limits)
+                if pixels + width * height > limits.max_pixels:
+                    raise UploadError(413, f"{name}: the request's images exceed {limits.max_pixels:,} pixels together")
+                pixels += width * height
+                accepted.append((item, data))
             except UploadError as err:
-                items.append(BatchItem(filename=name, error=err.reason, status=err.status))
-        decoded = time.perf_counter()
-        found = iter(await service.run(images) if images else [])
-        for item in items:
-            if item.error is None:
-                item.faces = [FaceOut(**face) for face in next(found)]
+                item.error, item.status = err.reason, err.status
+
+        def work(recognizer: Recognizer) -> float:
+            images = []
+            for item, data in accepted:
+                try:
+                    images.append((item, decode_upload(data, item.filename)))
+                except UploadError as err:
+                    item.error, item.status = err.reason, err.status
+            decoded = time.perf_counter()
+            for (item, image), faces in zip(images, recognizer.predict_batch([image for _, image in images])):
+                item.image = ImageSize(width=image.shape[1], height=image.shape[0])
+                item.faces = [FaceOut(**face.to_dict()) for face in faces]
+            return decoded
+
+        decoded = await service.run(work) if accepted else time.perf_counter()
         return BatchPrediction(model=service.ref, results=items, timing_ms=_timing(start, decoded, time.perf_counter()))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,7 +1,11 @@
 """Turning uploaded bytes into an RGB array, or into a 4xx reason: the service's only input path.
 
-Pillow reads the header first, so a 20000x20000 image or a PNG bomb is refused before any pixel is
-decoded; a truncated file fails to load instead of being padded with grey.
+Two steps. :func:`image_size` reads only the header (Pillow, on the event loop: microseconds), so a
+20000x20000 image, a PNG bomb or a request whose images hold too many pixels together is refused
+before any pixel is decoded. :func:`decode_upload` then decodes the pixels in the model's worker pool
+with the decoder files and datasets use (:func:`balanced_fer.data.decode_bytes`), so an upload and
+``bfer predict`` on the same file see the same pixels (16-bit images scaled, EXIF orientation
+applied); a truncated file fails instead of being padded with grey.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from ..errors import BalancedFerError
+from ..data import decode_bytes
+from ..errors import BalancedFerError, ImageError
 
 
 @dataclass
@@ -21,14 +26,15 @@ class ServiceLimits:
     """What one request may ask of the service."""
 
     max_upload_bytes: int = 10 * 2**20  # per image
-    max_pixels: int = 40_000_000  # width x height, checked before decoding
+    max_pixels: int = 40_000_000  # width x height of one request's images together, checked before decoding
+    max_side: int = 32_768  # the longest side of one image (a panorama's), checked before decoding
     max_batch: int = 16  # images per /v1/predict/batch request
     timeout_s: float = 30.0  # a request waiting longer (queue + inference) gets 503
     max_concurrency: int = 1  # images analysed at once (one model per running image)
     max_queue: int = 64  # requests waiting beyond the running ones; more get 429
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_pixels", "max_batch", "max_concurrency"):
+        for name in ("max_upload_bytes", "max_pixels", "max_side", "max_batch", "max_concurrency"):
             if getattr(self, name) < 1:
                 raise BalancedFerError(f"service limit {name} must be at least 1, got {getattr(self, name)}")
         if self.max_queue < 0 or self.timeout_s <= 0:
@@ -47,8 +53,8 @@ class UploadError(Exception):
         self.status, self.reason = status, reason
 
 
-def decode_image(data: bytes, name: str, limits: ServiceLimits) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, EXIF orientation applied; grey, palette, RGBA and 16-bit are converted."""
+def image_size(data: bytes, name: str, limits: ServiceLimits) -> tuple[int, int]:
+    """Width and height from the image's header, refusing what the service will not decode."""
     if not data:
         raise UploadError(400, f"{name}: empty upload (0 bytes)")
     if len(data) > limits.max_upload_bytes:
@@ -58,18 +64,9 @@ def decode_image(data: bytes, name: str, limits: ServiceLimits) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
-                if width * height > limits.max_pixels:
-                    raise UploadError(
-                        413, f"{name}: {width}x{height} pixels exceed the limit of {limits.max_pixels:,} pixels"
-                    )
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                return np.asarray(upright.convert("RGB"))
-    except UploadError:
-        raise
     except UnidentifiedImageError:
         raise UploadError(
-            415, f"{name}: not an image in a format the service reads (JPEG, PNG, WebP, BMP, ...)"
+            415, f"{name}: not an image in a format the service reads (JPEG, PNG, WebP, BMP, TIFF, ...)"
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadError(
@@ -77,3 +74,16 @@ def decode_image(data: bytes, name: str, limits: ServiceLimits) -> np.ndarray:
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise UploadError(400, f"{name}: damaged image ({err})") from None
+    if max(width, height) > limits.max_side:
+        raise UploadError(413, f"{name}: {width}x{height} pixels: a side exceeds the limit of {limits.max_side:,}")
+    if width * height > limits.max_pixels:
+        raise UploadError(413, f"{name}: {width}x{height} pixels exceed the limit of {limits.max_pixels:,} pixels")
+    return width, height
+
+
+def decode_upload(data: bytes, name: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an upload whose header :func:`image_size` accepted."""
+    try:
+        return decode_bytes(data, name, 3)
+    except ImageError:
+        raise UploadError(400, f"{name}: damaged image (truncated, corrupt or not decodable)") from None
