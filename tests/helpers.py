@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -78,3 +80,30 @@ def frames_to_video(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> 
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+@contextmanager
+def running(app, **settings) -> Iterator[str]:
+    """``app`` behind a real uvicorn (with ``settings``) on a free loopback port; yields its base URL."""
+    import threading
+    import time
+
+    import pytest
+    import uvicorn
+
+    from balanced_fer.serving.loadtest import free_port
+
+    port = free_port()
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **settings))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(10)

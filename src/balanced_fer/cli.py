@@ -297,7 +297,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from .serving.app import CONFIG_ENV, create_app, serve_config
+        from .serving.app import CONFIG_ENV, create_app, serve_config, uvicorn_settings
         from .serving.decode import ServiceLimits
     except ImportError as err:
         raise BalancedFerError(
@@ -324,9 +324,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level="warning",
+            **uvicorn_settings(limits),
         )
     else:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **uvicorn_settings(limits))
     return 0
 
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
-import uvicorn  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from balanced_fer.serving import ServiceLimits, create_app  # noqa: E402
-from balanced_fer.serving.loadtest import free_port  # noqa: E402
-from helpers import random_checkpoint  # noqa: E402
+from helpers import random_checkpoint, running  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -42,15 +38,5 @@ def client(app) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def server(app) -> Iterator[str]:
     """The app behind a real uvicorn on a free loopback port; yields its base URL."""
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+    with running(app) as url:
+        yield url

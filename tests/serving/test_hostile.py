@@ -1,5 +1,6 @@
 """Hostile and unlucky input to the service: each case once brought a 500, a stall or a silent wrong answer."""
 
+import socket
 import threading
 import time
 
@@ -14,7 +15,8 @@ from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import Recognizer
 from balanced_fer.serving import ServiceLimits, create_app
-from helpers import EXAMPLES
+from balanced_fer.serving.app import uvicorn_settings
+from helpers import EXAMPLES, running
 
 
 def webp(side: int) -> bytes:
@@ -111,3 +113,17 @@ def test_health_reports_a_model_that_fails_on_valid_images(model_file):
         broken.predict = healthy_predict
         assert client.post("/v1/predict", content=ASTRONAUT, headers={"content-type": "image/jpeg"}).status_code == 200
         assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_stalled_upload_is_cut_off(model_file):
+    limits = ServiceLimits(body_timeout_s=1)
+    with running(create_app(str(model_file), limits), **uvicorn_settings(limits)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            head = b"POST /v1/predict HTTP/1.1\r\nHost: t\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n"
+            sock.sendall(head + ASTRONAUT[:1000])  # then nothing more
+            start = time.monotonic()
+            answer = sock.recv(4096)
+        assert answer.split(b"\r\n")[0].endswith(b"408 Request Timeout") and time.monotonic() - start < 5
+        assert b"did not arrive within 1 s" in answer
+        assert httpx.get(f"{url}/healthz").status_code == 200

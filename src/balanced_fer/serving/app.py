@@ -225,26 +225,41 @@ def try_recognizer(recognizer: Recognizer, context: str) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware ending a request whose body grows past ``max_bytes`` with 413 as it arrives, so a
-    chunked upload (no Content-Length to check first) is never read whole."""
+    """ASGI middleware ending a request whose body grows past ``max_bytes`` with 413 as it arrives (so a
+    chunked upload, with no Content-Length to check first, is never read whole), or that is still
+    arriving ``timeout_s`` after its first read with 408 (so a stalled upload holds nothing for long)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float):
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        received = 0
+        received, deadline = 0, None
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.timeout_s
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except asyncio.TimeoutError:
+                raise UploadError(408, f"the request body did not arrive within {self.timeout_s:g} s") from None
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 raise UploadError(413, f"request body exceeds {self.max_bytes:,} bytes")
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def uvicorn_settings(limits: ServiceLimits) -> dict[str, Any]:
+    """The connection-level limits of :class:`ServiceLimits`, as uvicorn's settings."""
+    return {
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": limits.keep_alive_s,
+        "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers
+    }
 
 
 async def read_uploads(request: Request, limits: ServiceLimits, field: str) -> list[tuple[str, bytes]]:
@@ -302,7 +317,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s)
 
     def error(status: int, detail: str) -> JSONResponse:
         headers = {"Retry-After": "1"} if status in (429, 503) else None
@@ -416,6 +431,7 @@ ERROR_NAMES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
