@@ -105,3 +105,25 @@ def test_missing_columns(tmp_path):
     path.write_text("emotion,image\n0,a\n")
     with pytest.raises(DatasetError, match="header lacks column"):
         open_dataset(f"fer2013:{path}")
+
+
+def test_a_malformed_row_costs_only_itself(tmp_path, caplog):
+    pixels = " ".join(["128"] * 48 * 48)
+    rows = [f"{i % 7},{pixels},Training" for i in range(12)]
+    rows[4] = f'3,"{pixels},Training'  # an unterminated quote swallowed the 7 rows after it
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING):
+        dataset = open_dataset(path)
+    assert len(dataset.samples) == 11
+    assert "skipped 1 bad row, kept 11" in caplog.text and "fer2013.csv:6: malformed csv row" in caplog.text
+    with pytest.raises(DatasetError, match="fer2013.csv:6: malformed csv row"):
+        open_dataset(path, strict=True)
+
+
+@pytest.mark.parametrize("body", ["", "9,1 2 3,Training\nx,y,Training\n"], ids=["header only", "all rows bad"])
+def test_a_csv_without_usable_rows_is_a_clear_error(tmp_path, body):
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n" + body)
+    with pytest.raises(DatasetError, match="fer2013.csv: no usable faces found"):
+        open_dataset(path)  # was StopIteration from the statistics

@@ -47,4 +47,9 @@ def open_dataset(spec: str | Path, **options: Any) -> FaceDataset:
         raise DatasetError(
             f"format {name!r} takes no option {', '.join(unknown)} (its options: {', '.join(sorted(accepted))})"
         )
-    return reader(path.resolve(), **given)
+    dataset = reader(path.resolve(), **given)
+    if not dataset.samples:
+        raise DatasetError(
+            f"{path}: no usable faces found (read as {name}; see the warnings above for what was skipped)"
+        )
+    return dataset

@@ -58,5 +58,5 @@ def _read_csv(path: Path, strict: bool) -> FaceDataset:
                 pixels=row["pixels"],
             )
         )
-    problems.warn(str(path))
+    problems.warn(str(path), kept=len(samples))
     return FaceDataset("fer2013", "fer2013", path, SEVEN_CLASSES, samples)
