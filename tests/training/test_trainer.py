@@ -152,10 +152,13 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_pa
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert len(metrics.read_text().splitlines()) < 4, "the run finished before it could be killed"
+    partial = tmp_path / "b" / ".best.safetensors.k1ll3d"  # what a kill during save_checkpoint leaves
+    partial.write_bytes(b"half a checkpoint")
     resumed = cli(*train_args(toy_recipe, tmp_path / "b"), "--resume")
     output = resumed.communicate(timeout=300)[0]
     assert resumed.returncode == 0, output
     assert "resuming" in output
+    assert not partial.exists() and f"removed {partial}" in output
     a, b = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [json.loads(r)["epoch"] for r in metrics.read_text().splitlines()] == [1, 2, 3, 4]

@@ -26,7 +26,7 @@ from ..errors import BalancedFerError
 from ..evaluation import evaluation_paths
 from ..imbalance.subsets import balanced_subsets
 from ..models import create_model
-from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.checkpoint import load_checkpoint, remove_partial_saves, save_checkpoint
 from ..training.recipe import Recipe
 from ..training.trainer import Trainer, TrainerHooks, TrainingData, load_training_data
 from .masks import OwnershipMasks, prunable_weights
@@ -167,6 +167,9 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
         raise BalancedFerError(
             f"{out_dir} already holds a DBL run; pass --resume to continue it or choose another --out"
         )
+    if resume:
+        for path in remove_partial_saves(out_dir):
+            log.warning("removed %s, a checkpoint save interrupted by the last run's end", path)
     data = load_training_data(recipe, progress=progress)
     subsets = balanced_subsets(
         data.train_labels,

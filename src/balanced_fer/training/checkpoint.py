@@ -55,6 +55,15 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
     return path
 
 
+def remove_partial_saves(folder: Path) -> list[Path]:
+    """Delete the temporary files (``.NAME.safetensors.XXXX``) that :func:`save_checkpoint` leaves when
+    it is killed before its rename, anywhere below ``folder``; returns what was removed."""
+    stale = [path for path in Path(folder).rglob(".*.safetensors.*") if path.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and metadata of a checkpoint (a file, or a shipped model's name such as ``default``);
     a missing or foreign file is a clear error."""

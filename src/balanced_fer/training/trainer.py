@@ -33,6 +33,7 @@ from .checkpoint import (
     git_commit,
     load_checkpoint,
     model_meta,
+    remove_partial_saves,
     save_checkpoint,
     unflatten_state,
 )
@@ -276,6 +277,9 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         r = self.recipe
         self._setup()
+        if self.resume and self.env.is_main:
+            for path in remove_partial_saves(self.out_dir):
+                log.warning("removed %s, a checkpoint save interrupted by the last run's end", path)
         if self.resume and self.last_path.exists():
             self._restore()
         if self.env.is_main:
