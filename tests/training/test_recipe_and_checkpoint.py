@@ -72,3 +72,100 @@ def test_optimizer_state_round_trip_without_pickle():
     other.load_state_dict(restored)
     assert other.param_groups[0]["lr"] == 0.1
     assert torch.equal(other.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+
+
+BAD_RECIPES = {
+    "a string for an integer": ('schedule: {epochs: "3"}', ["schedule.epochs: expected an integer, got '3'"]),
+    "a word for a number": ("optim: {lr: fast}", ["optim.lr: expected a number, got 'fast'"]),
+    "a word for a size": ("data: {size: big}", ["data.size: expected an integer, got 'big'"]),
+    "a list of strings for divisors": (
+        "dbl: {divisors: [a, b]}",
+        ["dbl.divisors: expected a list of a number or null"],
+    ),
+    "a boolean for an integer": ("seed: true", ["seed: expected an integer, got True"]),
+    "negative epochs": ("schedule: {epochs: -1}", ["schedule.epochs must be at least 1, got -1"]),
+    "zero batch": ("optim: {batch_size: 0}", ["optim.batch_size must be at least 1, got 0"]),
+    "crop larger than the face": ("data: {size: 32, input_size: 40}", ["data.input_size must be from 1 to data.size"]),
+    "two channels": ("data: {channels: 2}", ["data.channels must be 1 or 3, got 2"]),
+    "unknown model": ("model: {name: vgg_huge}", ["unknown model 'vgg_huge'"]),
+    "unknown model argument": (
+        "model: {name: vgg_compact_s, kwargs: {widthz: 3}}",
+        ["model.kwargs of 'vgg_compact_s'", "unexpected keyword argument 'widthz'"],
+    ),
+    "a section that is not a mapping": ("optim: 3", ["optim must be a mapping, got 3"]),
+    "several problems at once": (
+        "schedule: {epochs: x}\noptim: {lr: y}",
+        ["2 problem(s)", "schedule.epochs: expected an integer", "optim.lr: expected a number"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_RECIPES)
+def test_recipes_are_checked_whole_before_any_work(tmp_path, case):
+    text, messages = BAD_RECIPES[case]
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(BalancedFerError) as raised:
+        load_recipe(path)
+    for message in messages:
+        assert message in str(raised.value)
+
+
+def test_a_recipe_must_be_a_mapping(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(BalancedFerError, match="list.yaml: a recipe is a mapping of sections, got list"):
+        load_recipe(path)
+
+
+DAMAGED_DESCRIPTIONS = {  # case: (the metadata text, or the field to change and how), the error
+    "not JSON": ("{not json", None, "metadata is not valid JSON"),
+    "a JSON list": ("[1, 2]", None, "metadata is not a JSON object"),
+    "a billion classes": ("model", lambda m: m["model"] | {"num_classes": 1e9}, "model.num_classes must be 1 to 1000"),
+    "class names of another count": ("class_names", lambda m: m["class_names"][:3], "differs from the 3 class names"),
+    "a zero face size": ("preprocessing", lambda m: m["preprocessing"] | {"size": 0}, "must give size 8-1024"),
+    "counts for other classes": ("train_counts", lambda m: [1, 2], "one non-negative integer per class"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_DESCRIPTIONS)
+def test_damaged_model_descriptions_are_one_clear_error(tmp_path, case):
+    import json
+
+    from safetensors.torch import save_file
+
+    from balanced_fer.inference import OnnxBackend, TorchBackend, export_onnx
+    from balanced_fer.training.checkpoint import META_KEY
+    from helpers import random_checkpoint
+
+    onnx = pytest.importorskip("onnx")
+    text_or_field, change, message = DAMAGED_DESCRIPTIONS[case]
+    path = random_checkpoint(tmp_path / "good.safetensors")
+    exported = onnx.load(str(export_onnx(path, tmp_path / "good.onnx")))
+    tensors, meta = load_checkpoint(path)
+    text = text_or_field if change is None else json.dumps(meta | {text_or_field: change(meta)})
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={META_KEY: text})
+    del exported.metadata_props[:]
+    exported.metadata_props.add(key=META_KEY, value=text)
+    onnx.save(exported, str(tmp_path / "bad.onnx"))
+    for load in (lambda: TorchBackend(tmp_path / "bad.safetensors"), lambda: OnnxBackend(tmp_path / "bad.onnx")):
+        with pytest.raises(BalancedFerError, match=message):
+            load()
+
+
+def test_a_model_file_without_what_inference_needs_is_refused(tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    from balanced_fer.inference import TorchBackend
+    from balanced_fer.training.checkpoint import META_KEY
+    from helpers import random_checkpoint
+
+    tensors, meta = load_checkpoint(random_checkpoint(tmp_path / "good.safetensors"))
+    del meta["train_counts"]
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={META_KEY: json.dumps(meta)})
+    with pytest.raises(
+        BalancedFerError, match="bad.safetensors: damaged model description: missing field 'train_counts'"
+    ):
+        TorchBackend(tmp_path / "bad.safetensors")

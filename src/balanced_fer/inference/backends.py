@@ -7,7 +7,6 @@ prediction) does not care which one runs. Writing ONNX files lives in :mod:`.exp
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import torch
 from ..errors import BalancedFerError
 from ..models import predict_logits, prepare_batch
 from ..pretrained import resolve_model
-from ..training.checkpoint import META_KEY, load_model
+from ..training.checkpoint import INFERENCE_FIELDS, META_KEY, check_meta, load_model, parse_meta
 
 
 def model_tta(meta: dict[str, Any], tta: str | None) -> str:
@@ -35,6 +34,7 @@ class TorchBackend:
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path = Path(path)
         self.model, self.meta = load_model(path, device)
+        check_meta(self.meta, path, required=INFERENCE_FIELDS)
         self.model.to(memory_format=torch.channels_last)
         self.device = device
 
@@ -73,7 +73,7 @@ class OnnxBackend:
         props = self.session.get_modelmeta().custom_metadata_map
         if META_KEY not in props:
             raise BalancedFerError(f"{path}: ONNX model without balanced-fer metadata (export it with bfer export)")
-        self.meta = json.loads(props[META_KEY])
+        self.meta = parse_meta(props[META_KEY], path, required=INFERENCE_FIELDS)
         self.input_name = self.session.get_inputs()[0].name
 
     def logits(self, images: np.ndarray, tta: str | None = None, batch_size: int = 512) -> torch.Tensor:

@@ -45,6 +45,21 @@ def _check(name: str) -> None:
         raise BalancedFerError(f"unknown model {name!r}; available: {', '.join(list_models())}")
 
 
+def model_kwargs_problems(name: str, kwargs: dict) -> list[str]:
+    """What is wrong with a model's name or its keyword arguments: the model is built on PyTorch's
+    ``meta`` device (shapes only, no memory), so a wrong argument is found before any work."""
+    if name not in _MODELS:
+        return [f"unknown model {name!r}; available: {', '.join(list_models())}"]
+    if not kwargs:
+        return []
+    try:
+        with torch.device("meta"):
+            _MODELS[name](num_classes=2, in_chans=1, **kwargs)
+    except (TypeError, ValueError) as err:
+        return [f"model.kwargs of {name!r}: {err}"]
+    return []
+
+
 def create_model(
     name: str, num_classes: int, in_chans: int = 1, pretrained: str | Path | None = None, **kwargs
 ) -> nn.Module:

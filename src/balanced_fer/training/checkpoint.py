@@ -80,7 +80,68 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         raise BalancedFerError(f"{path}: not a safetensors checkpoint ({err})") from None
     if META_KEY not in header:
         raise BalancedFerError(f"{path}: safetensors file without balanced-fer metadata")
-    return tensors, json.loads(header[META_KEY])
+    return tensors, parse_meta(header[META_KEY], path)
+
+
+MAX_CLASSES = 1_000  # a model file declaring more is damaged or hostile (num_classes 1e9 asked for a TB)
+INFERENCE_FIELDS = ("class_names", "preprocessing", "train_counts")  # what scoring a face needs
+
+
+def parse_meta(text: str, source: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A model file's JSON description, checked by :func:`check_meta`."""
+    try:
+        meta = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as err:
+        raise BalancedFerError(f"{source}: its metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise BalancedFerError(f"{source}: its metadata is not a JSON object")
+    return check_meta(meta, source, required)
+
+
+def check_meta(meta: dict[str, Any], source: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``meta`` if the ``required`` fields are present and every field the code reads has the right
+    shape and bounds; else one :class:`BalancedFerError` naming the file and each problem."""
+    problems = [f"missing field {name!r}" for name in required if name not in meta]
+    classes, model, pre, counts = (meta.get(k) for k in ("class_names", "model", "preprocessing", "train_counts"))
+    if classes is not None and not (
+        isinstance(classes, list) and 1 <= len(classes) <= MAX_CLASSES and all(isinstance(c, str) for c in classes)
+    ):
+        problems.append(f"class_names must be a list of 1 to {MAX_CLASSES} names")
+    if model is not None:
+        if (
+            not isinstance(model, dict)
+            or not isinstance(model.get("name"), str)
+            or not isinstance(model.get("kwargs", {}), dict)
+        ):
+            problems.append("model must name its network and its keyword arguments")
+        elif not (_integer(model.get("num_classes"), 1, MAX_CLASSES) and model.get("in_chans") in (1, 3)):
+            problems.append(f"model.num_classes must be 1 to {MAX_CLASSES} and model.in_chans 1 or 3")
+        elif isinstance(classes, list) and model["num_classes"] != len(classes):
+            problems.append(f"model.num_classes {model['num_classes']} differs from the {len(classes)} class names")
+    if pre is not None:
+        if not isinstance(pre, dict) or not (
+            _integer(pre.get("size"), 8, 1024)
+            and _integer(pre.get("input_size"), 1, pre["size"])
+            and pre.get("channels") in (1, 3)
+            and all(isinstance(pre.get(k), (int, float)) for k in ("mean", "std"))
+            and pre["std"] > 0
+        ):
+            problems.append(
+                "preprocessing must give size 8-1024, input_size <= size, channels 1 or 3, mean and std > 0"
+            )
+    if counts is not None and not (
+        isinstance(counts, list)
+        and all(_integer(n, 0, None) for n in counts)
+        and (not isinstance(classes, list) or len(counts) == len(classes))
+    ):
+        problems.append("train_counts must be one non-negative integer per class")
+    if problems:
+        raise BalancedFerError(f"{source}: damaged model description: {'; '.join(problems)}")
+    return meta
+
+
+def _integer(value: Any, low: int, high: int | None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
 
 
 def flatten_state(prefix: str, state: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -120,7 +181,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
     spec = meta.get("model")
     if not spec:
         raise BalancedFerError(f"{path}: checkpoint does not describe its model")
-    model = create_model(spec["name"], spec["num_classes"], in_chans=spec["in_chans"], **spec["kwargs"])
+    try:
+        model = create_model(spec["name"], spec["num_classes"], in_chans=spec["in_chans"], **spec.get("kwargs", {}))
+    except (TypeError, ValueError) as err:
+        raise BalancedFerError(f"{path}: cannot build its model {spec['name']!r} ({err})") from None
     weights = {k.removeprefix("model."): v for k, v in tensors.items() if not k.startswith("optim.")}
     try:
         model.load_state_dict(weights)

@@ -7,6 +7,8 @@ overrides any key, the value parsed as YAML.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import yaml
 
 from ..data.augment import AugmentConfig
 from ..errors import BalancedFerError
+from ..models.registry import model_kwargs_problems
 
 
 @dataclass
@@ -125,25 +128,80 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-def _build(cls, values: Any, where: str):
+def _build(cls, values: Any, where: str, problems: list[str]):
+    """``cls`` from a mapping, each value checked against the field's annotated type; every problem
+    is appended to ``problems`` (one line each) and the field keeps its default."""
     if not isinstance(values, dict):
-        raise BalancedFerError(f"recipe: {where or 'the recipe'} must be a mapping, got {values!r}")
+        problems.append(f"{where.rstrip('.') or 'the recipe'} must be a mapping, got {values!r}")
+        return cls()
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise BalancedFerError(
-            f"recipe: unknown key(s) {', '.join(f'{where}{k}' for k in unknown)} (known: {', '.join(fields)})"
-        )
+        problems.append(f"unknown key(s) {', '.join(f'{where}{k}' for k in unknown)} (known: {', '.join(fields)})")
     kwargs = {}
     for name, value in values.items():
+        if name not in fields:
+            continue
         default = getattr(cls(), name)
         if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value or {}, f"{where}{name}.")
-        elif isinstance(default, tuple) and isinstance(value, list):
-            kwargs[name] = tuple(value)
+            kwargs[name] = _build(type(default), value or {}, f"{where}{name}.", problems)
+        elif not _matches(value, hints[name]):
+            problems.append(f"{where}{name}: expected {_describe(hints[name])}, got {value!r}")
         else:
-            kwargs[name] = value
+            kwargs[name] = tuple(value) if isinstance(default, tuple) else value
     return cls(**kwargs)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits a field annotation (int, float, str, bool, None, lists, dicts, tuples)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args)
+    if origin in (list, tuple):
+        return f"a list of {_describe(args[0])}"
+    return {type(None): "null", int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        hint, getattr(hint, "__name__", str(hint))
+    )
+
+
+def _bounds_problems(recipe: Recipe) -> list[str]:
+    """Values of the right type that no run can use."""
+    checks = [
+        (recipe.schedule.epochs >= 1, f"schedule.epochs must be at least 1, got {recipe.schedule.epochs}"),
+        (recipe.optim.batch_size >= 1, f"optim.batch_size must be at least 1, got {recipe.optim.batch_size}"),
+        (recipe.optim.lr > 0, f"optim.lr must be positive, got {recipe.optim.lr}"),
+        (recipe.data.channels in (1, 3), f"data.channels must be 1 or 3, got {recipe.data.channels}"),
+        (recipe.data.size >= 8, f"data.size must be at least 8, got {recipe.data.size}"),
+        (
+            0 < recipe.data.input_size <= recipe.data.size,
+            f"data.input_size must be from 1 to data.size ({recipe.data.size}), got {recipe.data.input_size}",
+        ),
+    ]
+    return [message for ok, message in checks if not ok] + model_kwargs_problems(recipe.model.name, recipe.model.kwargs)
 
 
 def apply_override(values: dict[str, Any], assignment: str) -> None:
@@ -171,7 +229,15 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = (), value
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
             raise BalancedFerError(f"{path}: not valid YAML ({err})") from None
+        if not isinstance(data, dict):
+            raise BalancedFerError(f"{path}: a recipe is a mapping of sections, got {type(data).__name__}")
         data.setdefault("name", path.stem)
     for assignment in overrides:
         apply_override(data, assignment)
-    return _build(Recipe, data, "")
+    problems: list[str] = []
+    recipe = _build(Recipe, data, "", problems)  # a badly typed value is reported and left at its default
+    problems += _bounds_problems(recipe)
+    if problems:
+        where = f"{path}: " if path is not None else ""
+        raise BalancedFerError(f"{where}recipe has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    return recipe
