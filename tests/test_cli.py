@@ -1,6 +1,12 @@
 import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
 
 from balanced_fer.cli import main
+from helpers import EXAMPLES
 
 
 def test_data_stats_on_real_fer2013(shared_datasets, cache_dir, tmp_path, capsys):
@@ -82,3 +88,94 @@ def test_data_subsets(shared_datasets, tmp_path, capsys):
     assert payload["full"][payload["class_names"].index("disgust")] == 436
     assert all(s["counts"][payload["class_names"].index("disgust")] == 3 * 436 for s in payload["subsets"])
     assert "subset 2" in capsys.readouterr().out
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Exit code, standard output and standard error of ``bfer ARGS`` in-process (argparse errors included)."""
+    try:
+        code = main(args)
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def png_declaring(path, width: int, height: int):
+    """A small PNG whose header declares width x height zero pixels (a 20000x20000 one is 390 KB)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(bytes(width + 1)) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+ASTRONAUT = str(EXAMPLES / "astronaut.jpg")
+BAD_ARGUMENTS = {
+    "--every 0": (["predict", ASTRONAUT, "--every", "0"], "argument --every: must be at least 1, got 0"),
+    "--every x": (["predict", ASTRONAUT, "--every", "x"], "argument --every: invalid integer value: 'x'"),
+    "--max-pixels 0": (["predict", ASTRONAUT, "--max-pixels", "0"], "argument --max-pixels: must be at least 1"),
+    "stats --size 0": (["data", "stats", "x", "--size", "0"], "argument --size: must be at least 8, got 0"),
+    "cache --size 7": (["data", "cache", "x", "--size", "7"], "argument --size: must be at least 8, got 7"),
+    "serve --port 99999": (["serve", "--port", "99999"], "argument --port: must be from 0 to 65535, got 99999"),
+    "serve --port -1": (["serve", "--port", "-1"], "argument --port: must be from 0 to 65535, got -1"),
+    "missing path": (["predict", "/nonexistent/photo.jpg"], "/nonexistent/photo.jpg: no such file or folder"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS)
+def test_bad_arguments_get_one_line_and_exit_code_2(case, capsys):
+    args, message = BAD_ARGUMENTS[case]
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and message in err and "Traceback" not in err + out
+
+
+def test_bad_output_paths_and_special_files_get_one_line(tmp_path, capsys):
+    (tmp_path / "annotated").write_text("a file, not a folder")
+    os.mkfifo(tmp_path / "fifo.jpg")  # reading it would block for ever
+    (tmp_path / "empty").mkdir()
+    unwritable = "/proc/no-such-dir/out.json"
+    cases = [
+        (["predict", ASTRONAUT, "--annotate", str(tmp_path / "annotated")], "exists and is not a folder"),
+        (["predict", ASTRONAUT, "--out", unwritable], "/proc/no-such-dir: No such file or directory"),
+        (["predict", str(tmp_path / "fifo.jpg")], "fifo.jpg: not a regular file or folder"),
+        (["predict", str(tmp_path / "empty")], "no images in"),
+    ]
+    for args, message in cases:
+        code, out, err = run_cli([*args, "--no-progress"], capsys)
+        assert code == 2 and message in err and "Traceback" not in err + out, (args, err)
+
+
+def test_a_folder_with_a_fifo_and_a_pixel_bomb_is_read_around_them(tmp_path, capsys, caplog):
+    shutil.copy(ASTRONAUT, tmp_path / "astronaut.jpg")
+    os.mkfifo(tmp_path / "fifo.jpg")
+    png_declaring(tmp_path / "huge.png", 20_000, 20_000)  # 390 KB that decode to 1.2 GB
+    code, out, err = run_cli(["predict", str(tmp_path), "--no-progress"], capsys)
+    records = {Path(json.loads(line)["path"]).name: json.loads(line) for line in out.splitlines()}
+    assert code == 0 and set(records) == {"astronaut.jpg", "huge.png"}
+    assert len(records["astronaut.jpg"]["faces"]) == 1
+    assert "declares more pixels than the limit of 40,000,000" in records["huge.png"]["error"]
+    assert "fifo.jpg (not a regular file)" in caplog.text and "1 of 2 images could not be read" in caplog.text
+    code, out, _ = run_cli(
+        ["predict", str(tmp_path / "astronaut.jpg"), "--max-pixels", "1000", "--no-progress"], capsys
+    )
+    assert "512x512 pixels exceed the limit of 1,000" in json.loads(out)["error"]
+
+
+def test_stats_json_to_an_unwritable_path_is_one_line(shared_datasets, cache_dir, tmp_path, capsys):
+    args = [
+        "data",
+        "stats",
+        str(shared_datasets / "fer2013" / "fer2013_sample.csv"),
+        "--chart",
+        str(tmp_path / "c.png"),
+    ]
+    code, out, err = run_cli(
+        [*args, "--json", "/proc/no-such-dir/s.json", "--cache-dir", str(cache_dir), "--no-progress"], capsys
+    )
+    assert code == 2 and "/proc/no-such-dir: No such file or directory" in err and "Traceback" not in err

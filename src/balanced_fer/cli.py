@@ -8,10 +8,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
+from .data.dataset import MAX_PIXELS
 from .errors import BalancedFerError
 from .labels import parse_class_map
 
@@ -235,17 +236,24 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if not args.paths and args.webcam is None:
         raise BalancedFerError("give image or video paths, or --webcam N")
-    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, detector=args.detector)
+    if args.annotate is not None and args.annotate.exists() and not args.annotate.is_dir():
+        raise BalancedFerError(f"--annotate {args.annotate}: exists and is not a folder")
     videos = [Path(p) for p in args.paths if is_video(Path(p))]
-    streams = [
-        predict_files(
-            recognizer,
-            image_files([p for p in args.paths if not is_video(Path(p))]),
-            detect=not args.no_detect,
-            annotate_dir=args.annotate,
-            progress=not args.no_progress,
+    images = [p for p in args.paths if not is_video(Path(p))]
+    files = image_files(images) if images else []
+    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, detector=args.detector)
+    streams = []
+    if files:
+        streams.append(
+            predict_files(
+                recognizer,
+                files,
+                detect=not args.no_detect,
+                annotate_dir=args.annotate,
+                progress=not args.no_progress,
+                max_pixels=args.max_pixels,
+            )
         )
-    ]
     sources: list[Path | int] = videos + ([args.webcam] if args.webcam is not None else [])
     for source in sources:
         name = f"webcam:{source}" if isinstance(source, int) else str(source)
@@ -362,6 +370,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer within [minimum, maximum], else argparse's one-line usage error."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its message for a non-number
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bfer", description="balanced-fer: facial expression recognition that stays accurate on rare expressions."
@@ -376,7 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     stats = data.add_parser("stats", help="class counts, imbalance, duplicates and blank images, with a chart")
     _add_dataset_arguments(stats)
     stats.add_argument(
-        "--size", type=int, default=48, help="pixel size at which duplicates and blanks are found (default 48)"
+        "--size",
+        type=int_at_least(8),
+        default=48,
+        help="pixel size at which duplicates and blanks are found (default 48)",
     )
     stats.add_argument(
         "--head", type=float, default=0.5, help="head classes have >= HEAD x the largest count (default 0.5)"
@@ -395,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache = data.add_parser("cache", help="decode and cache a dataset's splits as arrays")
     _add_dataset_arguments(cache)
     cache.add_argument("--split", action="append", help="split(s) to cache (default: all)")
-    cache.add_argument("--size", type=int, default=48, help="face size in pixels (default 48)")
+    cache.add_argument("--size", type=int_at_least(8), default=48, help="face size in pixels (default 48)")
     cache.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 grey or 3 RGB (default 1)")
     cache.add_argument("--rebuild", action="store_true", help="rebuild even if a valid cache exists")
     cache.add_argument("--json", metavar="OUT", help="also write timings as JSON")
@@ -469,7 +494,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--smoothing", type=float, default=0.6, help="videos: weight of a face's past scores (default 0.6)"
     )
-    predict.add_argument("--every", type=int, default=1, help="videos: analyse one frame in EVERY (default 1)")
+    predict.add_argument(
+        "--every", type=int_at_least(1), default=1, help="videos: analyse one frame in EVERY (default 1)"
+    )
+    predict.add_argument(
+        "--max-pixels",
+        type=int_at_least(1),
+        default=MAX_PIXELS,
+        help=f"refuse images of more pixels, read from their headers (default {MAX_PIXELS:,})",
+    )
     predict.add_argument("--max-frames", type=int, help="videos / webcam: stop after this many analysed frames")
     predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     predict.add_argument(
@@ -518,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="the web service and page (FastAPI)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=int_at_least(0, 65535), default=8000, help="port (default 8000)")
     serve.add_argument(
         "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
     )
@@ -559,6 +592,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except BalancedFerError as err:
         print(f"bfer: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an unwritable --out / --json, a full disk: the file and the reason, no traceback
+        print(f"bfer: error: {err.filename or ''}{': ' if err.filename else ''}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bfer: interrupted", file=sys.stderr)

@@ -116,6 +116,7 @@ def test_bfer_predict_on_a_folder(model, tmp_path, capsys):
 
 
 def test_bfer_predict_errors(model, tmp_path, capsys):
+    (tmp_path / "face.jpg").write_bytes((EXAMPLES / "astronaut.jpg").read_bytes())
     assert main(["predict", str(tmp_path), "--model", "nonsense", "--no-detect"]) == 2
     assert "no shipped model named 'nonsense'" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nothing.png"), "--model", str(model), "--no-detect"]) == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,6 +13,8 @@ import cv2
 import numpy as np
 
 from ..errors import DatasetError, ImageError
+
+MAX_PIXELS = 40_000_000  # width x height an image (a service request: its images together) may hold
 
 SPLIT_ORDER = ("train", "val", "test", "all")
 """Canonical split names: FER2013 Training / PublicTest / PrivateTest become train / val / test."""
@@ -65,11 +69,46 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def read_image(path: str | Path, channels: int = 3) -> np.ndarray:
+def read_image(path: str | Path, channels: int = 3, max_pixels: int | None = None) -> np.ndarray:
     """An image file as uint8 grey (HxW) or RGB (HxWx3), whatever its format, bit depth, alpha or
-    EXIF orientation; an unreadable file is an :class:`ImageError` naming it."""
+    EXIF orientation; an unreadable file, or one of more than ``max_pixels`` (read from its header,
+    before decoding), is an :class:`ImageError` naming it."""
+    path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        raise ImageError(f"{path}: not a regular file")
     source = Sample(str(path), -1, "all")
-    return source.decode(channels)
+    data = source.read_bytes()
+    if max_pixels is not None:
+        check_pixels(data, str(path), max_pixels)
+    return source.decode(channels, data)
+
+
+def image_header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from an encoded image's header (Pillow reads no pixels), or None when Pillow
+    does not know the format."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        raise  # beyond Pillow's own bound: certainly beyond ours
+    except Exception:  # noqa: BLE001 - unknown or damaged: the decoder will say so
+        return None
+
+
+def check_pixels(data: bytes, source: str, max_pixels: int) -> None:
+    """Refuse an image of more than ``max_pixels`` before decoding it (a 48 KB PNG can hold 20000x20000)."""
+    from PIL import Image
+
+    try:
+        size = image_header_size(data)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{source}: declares more pixels than the limit of {max_pixels:,} (--max-pixels)") from None
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageError(f"{source}: {size[0]}x{size[1]} pixels exceed the limit of {max_pixels:,} (--max-pixels)")
 
 
 def decode_bytes(data: bytes, source: str, channels: int = 3) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TextIO
 import cv2
 from tqdm.auto import tqdm
 
-from ..data import read_image
+from ..data import MAX_PIXELS, read_image
 from ..data.formats.folder import IMAGE_SUFFIXES
 from ..errors import BalancedFerError, ImageError
 from .annotate import annotate
@@ -23,22 +23,40 @@ log = logging.getLogger("balanced_fer")
 
 
 def image_files(paths: list[str]) -> list[Path]:
-    """The images named, and those under folders (recursively, sorted); a missing path is an error."""
+    """The images named, and those under folders (recursively, sorted). A missing path, or nothing to
+    read, is an error; folders that cannot be listed and files that are not regular files (a FIFO
+    named .jpg would block the run) are skipped with a warning naming them."""
     found: list[Path] = []
+    skipped: list[str] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
             found += sorted(
                 Path(root) / f
-                for root, _, files in os.walk(path)
+                for root, _, files in os.walk(
+                    path, onerror=lambda err: skipped.append(f"{err.filename} ({err.strerror})")
+                )
                 for f in files
-                if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES
+                if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES and _regular(Path(root) / f, skipped)
             )
         elif path.is_file():
             found.append(path)
+        elif path.exists():
+            raise BalancedFerError(f"{path}: not a regular file or folder")
         else:
             raise BalancedFerError(f"{path}: no such file or folder")
+    if skipped:
+        log.warning("skipped %d unreadable folder(s) or special file(s): %s", len(skipped), "; ".join(skipped[:5]))
+    if not found:
+        raise BalancedFerError(f"no images in {', '.join(paths)} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     return found
+
+
+def _regular(path: Path, skipped: list[str]) -> bool:
+    if path.is_file():
+        return True
+    skipped.append(f"{path} (not a regular file)")
+    return False
 
 
 def predict_files(
@@ -49,18 +67,20 @@ def predict_files(
     annotate_dir: Path | None = None,
     batch_size: int = 64,
     progress: bool = True,
+    max_pixels: int = MAX_PIXELS,
 ) -> Iterator[dict]:
     """One record per file: ``path`` and ``faces`` (box, landmarks, label, scores). With
     ``detect=False`` each image is one face crop (box = the whole image). An unreadable file gets a
     record with its ``error`` and is counted in a warning, never fatal. ``annotate_dir`` receives a
-    copy of each image with its faces drawn."""
+    copy of each image with its faces drawn. A file of more than ``max_pixels`` is refused from its
+    header, before decoding."""
     bad, used = 0, set()
     with tqdm(total=len(files), desc="predicting", unit="img", disable=not progress) as bar:
         for start in range(0, len(files), batch_size):
             chunk, images, records = files[start : start + batch_size], [], []
             for path in chunk:
                 try:
-                    images.append(read_image(path, 3))
+                    images.append(read_image(path, 3, max_pixels))
                     records.append({"path": str(path)})
                 except ImageError as err:
                     bad += 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..data import decode_bytes
+from ..data import MAX_PIXELS, decode_bytes
 from ..errors import BalancedFerError, ImageError
 
 
@@ -26,7 +26,7 @@ class ServiceLimits:
     """What one request may ask of the service."""
 
     max_upload_bytes: int = 10 * 2**20  # per image
-    max_pixels: int = 40_000_000  # width x height of one request's images together, checked before decoding
+    max_pixels: int = MAX_PIXELS  # width x height of one request's images together, checked before decoding
     max_side: int = 32_768  # the longest side of one image (a panorama's), checked before decoding
     max_batch: int = 16  # images per /v1/predict/batch request
     timeout_s: float = 30.0  # a request waiting longer (queue + inference) gets 503
