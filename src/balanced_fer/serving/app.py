@@ -270,10 +270,13 @@ async def read_uploads(request: Request, limits: ServiceLimits, field: str) -> l
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=limits.max_batch + 1, max_fields=limits.max_batch + 1)
-        uploads = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
-        if not uploads:
-            raise UploadError(400, f"multipart request without a file in field {field!r}")
-        return [(upload.filename or name, await upload.read()) for name, upload in uploads]
+        try:  # closing the form removes the temporary files that large parts were spooled to
+            uploads = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+            if not uploads:
+                raise UploadError(400, f"multipart request without a file in field {field!r}")
+            return [(upload.filename or name, await upload.read()) for name, upload in uploads]
+        finally:
+            await form.close()
     if content_type.startswith("image/") or content_type.startswith("application/octet-stream"):
         return [("body", await read_raw_image(request, limits.max_upload_bytes))]
     raise UploadError(

@@ -78,3 +78,95 @@ def run_load(base_url: str, image: bytes, clients: int = 50, seconds: float = 30
         "latency_ms": {q: round(float(np.percentile(ms, int(q[1:]))), 1) for q in ("p50", "p90", "p99")}
         | {"max": round(float(ms.max()), 1)},
     }
+
+
+def png(width: int, height: int, depth: int = 8, colour: int = 0, rows: int | None = None) -> bytes:
+    """A PNG of zeros declaring ``width`` x ``height`` (grey, or ``colour`` type 2 = RGB, 6 = RGBA),
+    streamed row by row; ``rows`` writes only the first rows (a truncated image). Large dimensions
+    compress to almost nothing: the size a decompression bomb declares."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    channels = {0: 1, 2: 3, 6: 4}[colour]
+    packer, row = zlib.compressobj(9), bytes(1 + width * channels * depth // 8)
+    idat = b"".join(packer.compress(row) for _ in range(height if rows is None else rows)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def hostile_payloads(photo: bytes, max_pixels: int, max_batch: int) -> list[tuple[str, str, dict, set[int]]]:
+    """Requests a service must answer without a 5xx or a stall: ``(name, path, httpx request
+    arguments, acceptable statuses)``, generated from a real ``photo`` (JPEG bytes) and the
+    service's limits: bombs, extreme aspect ratios, truncated and corrupt files in several formats,
+    wrong content types, malformed multipart, too many files, wrong methods and paths, and valid oddities."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)
+    encoded = {ext: cv2.imencode(ext, image)[1].tobytes() for ext in (".jpg", ".png", ".webp", ".bmp", ".tiff")}
+    cases: list[tuple[str, str, dict, set[int]]] = []
+
+    def raw_and_multipart(name: str, body: bytes, content_type: str, ok: set[int]) -> None:
+        cases.append((f"{name} (raw)", "/v1/predict", {"content": body, "headers": {"content-type": content_type}}, ok))
+        cases.append((f"{name} (multipart)", "/v1/predict", {"files": {"image": (name, body, content_type)}}, ok))
+        cases.append(
+            (f"{name} (batch)", "/v1/predict/batch", {"files": [("images", (name, body, content_type))]}, {200})
+        )
+
+    side = int(max_pixels**0.5)
+    for factor in (2, 10, 1000):  # bombs declaring factor x the pixel limit, one row written: refused from the header
+        raw_and_multipart(f"bomb x{factor}", png(side * factor, side, rows=1), "image/png", {413})
+    for width, height in ((40_000_000, 1), (1, 40_000), (33_000, 10)):  # a side beyond max_side
+        raw_and_multipart(f"line {width}x{height}", png(width, height, rows=1), "image/png", {413})
+    for width, height in ((30_000, 900), (900, 30_000), (20_000, 20)):  # extreme but allowed
+        raw_and_multipart(f"strip {width}x{height}", png(width, height), "image/png", {200})
+    for ext, body in encoded.items():
+        for share in (0.0, 0.1, 0.5, 0.9):
+            cut = body[: int(len(body) * share)]
+            raw_and_multipart(f"{ext} cut at {share:.0%}", cut, f"image/{ext[1:]}", {400, 415})
+        corrupt = bytearray(body)
+        corrupt[len(body) // 2 :] = bytes(len(body) - len(body) // 2)  # second half zeroed
+        raw_and_multipart(f"{ext} half zeroed", bytes(corrupt), f"image/{ext[1:]}", {200, 400, 415})
+    for seed in range(4):
+        noise = np.random.default_rng(seed).integers(0, 256, 2_000 * (seed + 1), np.uint8).tobytes()
+        raw_and_multipart(f"random bytes {seed}", noise, "image/jpeg", {400, 415})
+    raw_and_multipart("text file", b"hello, not an image\n" * 50, "image/png", {415})
+    raw_and_multipart("16-bit grey", png(64, 64, depth=16), "image/png", {200})
+    raw_and_multipart("RGBA", png(64, 64, colour=6), "image/png", {200})
+    raw_and_multipart("1x1", png(1, 1), "image/png", {200})
+    for content_type in ("text/plain", "application/json", "video/mp4", ""):
+        cases.append(
+            (
+                f"content type {content_type!r}",
+                "/v1/predict",
+                {"content": photo, "headers": {"content-type": content_type}},
+                {415},
+            )
+        )
+    cases.append(("a form without a file", "/v1/predict", {"data": {"image": "not a file"}}, {400, 415, 422}))
+    cases.append(
+        ("two files to /v1/predict", "/v1/predict", {"files": [("image", ("a.jpg", photo, "image/jpeg"))] * 2}, {400})
+    )
+    cases.append(
+        (
+            "batch over its limit",
+            "/v1/predict/batch",
+            {"files": [("images", ("a.png", png(8, 8), "image/png"))] * (max_batch + 1)},
+            {413},
+        )
+    )
+    for method, path, status in (("GET", "/v1/predict", 405), ("PUT", "/v1/models", 405), ("DELETE", "/healthz", 405)):
+        cases.append((f"{method} {path}", path, {"method": method}, {status}))
+    for path in ("/nope", "/static/../../etc/passwd", "/v1/predict/batch/x", "/docs", "/redoc"):
+        cases.append((f"GET {path}", path, {"method": "GET"}, {404}))
+    cases.append(
+        (
+            "malformed multipart boundary",
+            "/v1/predict",
+            {"content": b"--x\r\nnonsense", "headers": {"content-type": "multipart/form-data; boundary=x"}},
+            {400},
+        )
+    )
+    return cases
