@@ -39,7 +39,7 @@ def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--class-map", type=parse_class_map, metavar="NAME=EXPR,...", help="folder names to expressions (or 'ignore')"
     )
-    group.add_argument("--peak-frames", type=int, help="CK+ sequences: last frames labelled (default 3)")
+    group.add_argument("--peak-frames", type=int_at_least(1), help="CK+ sequences: last frames labelled (default 3)")
     group.add_argument(
         "--include-neutral", action="store_true", default=None, help="CK+ sequences: first frame as neutral"
     )
@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     subsets = data.add_parser("subsets", help="DBL's balanced multi-subsets of a training split: counts and imbalance")
     _add_dataset_arguments(subsets)
     subsets.add_argument("--split", default="train")
-    subsets.add_argument("--k", type=int, default=3, help="number of subsets (default 3)")
+    subsets.add_argument("--k", type=int_at_least(1), default=3, help="number of subsets (default 3)")
     subsets.add_argument(
         "--target", default="median", help="images per class: a number, median, mean or min (default median)"
     )
@@ -503,7 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_PIXELS,
         help=f"refuse images of more pixels, read from their headers (default {MAX_PIXELS:,})",
     )
-    predict.add_argument("--max-frames", type=int, help="videos / webcam: stop after this many analysed frames")
+    predict.add_argument(
+        "--max-frames", type=int_at_least(1), help="videos / webcam: stop after this many analysed frames"
+    )
     predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     predict.add_argument(
         "--tta", choices=("none", "flip"), help="test-time augmentation (default: the model's own, from its recipe)"
@@ -544,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--split", default="train", help="split of the --int8 dataset (default train)")
     export.add_argument(
-        "--faces", type=int, default=512, help="faces to calibrate on, and as many to check (default 512)"
+        "--faces", type=int_at_least(1), default=512, help="faces to calibrate on, and as many to check (default 512)"
     )
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
     export.set_defaults(run=_cmd_export)
@@ -557,15 +559,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     serve.add_argument("--detector", default="full", help="BlazeFace 'full' (default), 'short', or a .tflite path")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    serve.add_argument("--concurrency", type=int, default=1, help="images analysed at once per worker (default 1)")
-    serve.add_argument("--queue", type=int, default=64, help="requests that may wait; more get 429 (default 64)")
+    serve.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--concurrency", type=int_at_least(1), default=1, help="images analysed at once per worker (default 1)"
+    )
+    serve.add_argument(
+        "--queue", type=int_at_least(0), default=64, help="requests that may wait; more get 429 (default 64)"
+    )
     serve.add_argument("--timeout", type=float, default=30.0, help="seconds a request may take; then 503 (default 30)")
     serve.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image upload in MB (default 10)")
     serve.add_argument(
-        "--max-pixels", type=int, default=40_000_000, help="largest image in pixels, checked before decoding"
+        "--max-pixels",
+        type=int_at_least(1),
+        default=MAX_PIXELS,
+        help=f"most pixels of one request's images together, checked before decoding (default {MAX_PIXELS:,})",
     )
-    serve.add_argument("--max-batch", type=int, default=16, help="images per batch request (default 16)")
+    serve.add_argument("--max-batch", type=int_at_least(1), default=16, help="images per batch request (default 16)")
     serve.set_defaults(run=_cmd_serve)
 
     decouple = commands.add_parser(

@@ -228,7 +228,9 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = (), value
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
-            raise BalancedFerError(f"{path}: not valid YAML ({err})") from None
+            mark = getattr(err, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            raise BalancedFerError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
         if not isinstance(data, dict):
             raise BalancedFerError(f"{path}: a recipe is a mapping of sections, got {type(data).__name__}")
         data.setdefault("name", path.stem)

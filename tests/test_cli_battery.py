@@ -1,0 +1,132 @@
+"""Generated hostile and unlucky command lines: each must end in one clear error line naming the
+problem and exit code 2 (argparse's usage errors and BalancedFerError alike), never a traceback."""
+
+import pytest
+
+from balanced_fer.cli import main
+from helpers import EXAMPLES, write_toy_faces
+
+ASTRONAUT = str(EXAMPLES / "astronaut.jpg")
+
+RANGE_FLAGS = {  # command line before the flag: {flag: bad values}
+    ("predict", ASTRONAUT): {
+        "--every": ["0", "-1", "x", "1.5"],
+        "--max-pixels": ["0", "-5", "many"],
+        "--max-frames": ["0", "-2"],
+    },
+    ("data", "stats", "x"): {"--size": ["0", "7", "-48", "big"], "--peak-frames": ["0"]},
+    ("data", "cache", "x"): {"--size": ["0", "3"], "--channels": ["2", "4", "x"]},
+    ("data", "subsets", "x"): {"--k": ["0", "-3", "three"]},
+    ("serve",): {
+        "--port": ["99999", "-1", "http"],
+        "--workers": ["0", "-1"],
+        "--concurrency": ["0"],
+        "--queue": ["-1"],
+        "--max-batch": ["0"],
+        "--max-pixels": ["0"],
+    },
+    ("export", "default", "out.onnx"): {"--faces": ["0", "-10"], "--opset": ["x"]},
+}
+
+
+def range_cases():
+    for prefix, flags in RANGE_FLAGS.items():
+        for flag, values in flags.items():
+            for value in values:
+                yield pytest.param(
+                    [*prefix, flag, value], f"argument {flag}", id=f"{' '.join(prefix[:2])} {flag} {value}"
+                )
+
+
+@pytest.fixture(scope="module")
+def junk(tmp_path_factory):
+    """Files that are not what their names say."""
+    root = tmp_path_factory.mktemp("junk")
+    (root / "empty.safetensors").write_bytes(b"")
+    (root / "text.safetensors").write_text("not a checkpoint")
+    (root / "text.onnx").write_text("not a model")
+    (root / "empty.onnx").write_bytes(b"")
+    (root / "recipe.yaml").write_text("schedule: [unclosed\n")
+    (root / "list.yaml").write_text("- 1\n- 2\n")
+    (root / "prior.json").write_text("{not json")
+    (root / "folder.safetensors").mkdir()
+    (root / "empty").mkdir()
+    write_toy_faces(root / "faces", {"happy": 4, "sad": 4}, size=48, splits=("val",))
+    return root
+
+
+FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of the error)
+    "evaluate a missing checkpoint": ("evaluate {junk}/missing.safetensors {junk}/faces", "checkpoint not found"),
+    "evaluate an empty checkpoint": ("evaluate {junk}/empty.safetensors {junk}/faces", "not a safetensors checkpoint"),
+    "evaluate a text checkpoint": ("evaluate {junk}/text.safetensors {junk}/faces", "not a safetensors checkpoint"),
+    "evaluate a text onnx": ("evaluate {junk}/text.onnx {junk}/faces", "not a loadable ONNX model"),
+    "evaluate an empty onnx": ("evaluate {junk}/empty.onnx {junk}/faces", "not a loadable ONNX model"),
+    "evaluate a folder as checkpoint": ("evaluate {junk}/folder.safetensors {junk}/faces", "checkpoint not found"),
+    "evaluate on a missing dataset": ("evaluate default {junk}/nothing-here", "no such file or folder"),
+    "evaluate on an empty folder": ("evaluate default {junk}/empty", "no images found in class folders"),
+    "export a missing checkpoint": ("export {junk}/missing.safetensors {junk}/o.onnx", "checkpoint not found"),
+    "export a text checkpoint": ("export {junk}/text.safetensors {junk}/o.onnx", "not a safetensors checkpoint"),
+    "decouple without a method": ("decouple {junk}/text.safetensors --out {junk}/d.safetensors", "--method"),
+    "decouple a text checkpoint": (
+        "decouple {junk}/text.safetensors --method crt --out {junk}/d.safetensors",
+        "not a safetensors",
+    ),
+    "calibrate a text checkpoint": (
+        "calibrate {junk}/text.safetensors --out {junk}/c.safetensors",
+        "not a safetensors",
+    ),
+    "predict with a missing model": (f"predict {ASTRONAUT} --model {{junk}}/missing.onnx", "not a loadable ONNX"),
+    "predict with a text model": (f"predict {ASTRONAUT} --model {{junk}}/text.safetensors", "not a safetensors"),
+    "predict with an unknown name": (f"predict {ASTRONAUT} --model nonsense", "no shipped model named"),
+    "predict with a missing detector": (
+        f"predict {ASTRONAUT} --detector {{junk}}/none.tflite",
+        "detector model not found",
+    ),
+    "predict with a broken prior": (f"predict {ASTRONAUT} --prior {{junk}}/prior.json", "prior.json"),
+    "predict an empty folder": ("predict {junk}/empty", "no images in"),
+    "predict nothing": ("predict", "give image or video paths"),
+    "train a missing recipe": ("train {junk}/missing.yaml", "recipe file not found"),
+    "train broken YAML": ("train {junk}/recipe.yaml", "recipe.yaml:2:1: not valid YAML (expected ',' or ']'"),
+    "train a list": ("train {junk}/list.yaml", "a recipe is a mapping"),
+    "train with a bad override": ("train {junk}/missing.yaml --set nonsense", "recipe file not found"),
+    "stats of a missing dataset": ("data stats {junk}/nothing-here", "no such file or folder"),
+    "stats of an empty folder": ("data stats {junk}/empty", "no images found in class folders"),
+    "stats of a text file": ("data stats {junk}/list.yaml", "cannot tell the dataset format"),
+    "subsets of a missing dataset": ("data subsets {junk}/nothing-here", "no such file or folder"),
+    "cache of a missing dataset": ("data cache {junk}/nothing-here", "no such file or folder"),
+    "serve a text model": ("serve --model {junk}/text.onnx", "not a loadable ONNX model"),
+    "serve a missing prior": ("serve --prior {junk}/missing.json", "cannot serve"),
+    "serve a broken detector": ("serve --detector {junk}/text.onnx", "cannot serve"),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), list(range_cases()))
+def test_out_of_range_and_non_numeric_flags(args, message, capsys):
+    assert_one_error_line(args, message, capsys)
+
+
+@pytest.mark.parametrize("case", FILE_CASES)
+def test_missing_empty_and_foreign_files(case, junk, capsys):
+    line, message = FILE_CASES[case]
+    assert_one_error_line(line.format(junk=junk).split() + no_progress(line), message, capsys)
+
+
+def no_progress(line: str) -> list[str]:
+    takes_it = line.split()[0] in ("evaluate", "export", "decouple", "calibrate", "predict", "train")
+    return ["--no-progress"] if takes_it or line.startswith(("data stats", "data cache")) else []
+
+
+def assert_one_error_line(args: list[str], message: str, capsys) -> None:
+    try:
+        code = main(args)
+    except SystemExit as stop:  # argparse: usage, then its one error line
+        code = stop.code
+    out, err = capsys.readouterr()
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    assert code == 2, (args, code, err)
+    assert "error:" in last and message in err, (args, err)
+    assert "Traceback" not in out + err, (args, err)
+
+
+def test_the_battery_is_large_enough():
+    assert len(list(range_cases())) + len(FILE_CASES) >= 60
