@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from balanced_fer.cli import main
+from balanced_fer.serving.loadtest import png
 from helpers import EXAMPLES
 
 
@@ -100,21 +101,6 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def png_declaring(path, width: int, height: int):
-    """A small PNG whose header declares width x height zero pixels (a 20000x20000 one is 390 KB)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    packer = zlib.compressobj(9)
-    idat = b"".join(packer.compress(bytes(width + 1)) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-    return path
-
-
 ASTRONAUT = str(EXAMPLES / "astronaut.jpg")
 BAD_ARGUMENTS = {
     "--every 0": (["predict", ASTRONAUT, "--every", "0"], "argument --every: must be at least 1, got 0"),
@@ -154,7 +140,7 @@ def test_bad_output_paths_and_special_files_get_one_line(tmp_path, capsys):
 def test_a_folder_with_a_fifo_and_a_pixel_bomb_is_read_around_them(tmp_path, capsys, caplog):
     shutil.copy(ASTRONAUT, tmp_path / "astronaut.jpg")
     os.mkfifo(tmp_path / "fifo.jpg")
-    png_declaring(tmp_path / "huge.png", 20_000, 20_000)  # 390 KB that decode to 1.2 GB
+    (tmp_path / "huge.png").write_bytes(png(20_000, 20_000))  # 390 KB that decode to 1.2 GB
     code, out, err = run_cli(["predict", str(tmp_path), "--no-progress"], capsys)
     records = {Path(json.loads(line)["path"]).name: json.loads(line) for line in out.splitlines()}
     assert code == 0 and set(records) == {"astronaut.jpg", "huge.png"}

@@ -1,29 +1,12 @@
-import io
-import struct
-import zlib
-
 import cv2
 import numpy as np
 import pytest
 
 from balanced_fer.serving import ServiceLimits, create_app
+from balanced_fer.serving.loadtest import png
 from helpers import EXAMPLES
 
 ASTRONAUT = (EXAMPLES / "astronaut.jpg").read_bytes()
-
-
-def png(width: int, height: int, rows: int | None = None) -> bytes:
-    """A grey PNG of zeros declaring width x height, streamed row by row (``rows``: only the first rows)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    packer, row, idat = zlib.compressobj(9), bytes(width + 1), io.BytesIO()
-    for _ in range(height if rows is None else rows):
-        idat.write(packer.compress(row))
-    idat.write(packer.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat.getvalue()) + chunk(b"IEND", b"")
 
 
 def test_health_models_and_schema(client):

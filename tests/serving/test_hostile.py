@@ -12,14 +12,14 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from test_app import ASTRONAUT, png
+from test_app import ASTRONAUT
 
 from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import Recognizer
 from balanced_fer.serving import ServiceLimits, create_app
 from balanced_fer.serving.app import uvicorn_settings
-from balanced_fer.serving.loadtest import hostile_payloads
+from balanced_fer.serving.loadtest import hostile_payloads, png
 from helpers import EXAMPLES, running
 
 

@@ -1,9 +1,10 @@
-"""Loopback tools for a running service: a free port, waiting for ``/healthz``, and a closed-loop load
+"""Loopback tools for a running service: a free port, waiting for ``/healthz``, a closed-loop load
 generator (``clients`` threads, each posting an image to ``/v1/predict`` as soon as its previous
-answer arrives, for ``seconds``)."""
+answer arrives, for ``seconds``, optionally with an attacker among them), and hostile payloads."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import threading
@@ -35,13 +36,23 @@ def wait_until_healthy(base_url: str, server: subprocess.Popen, timeout_s: float
         time.sleep(0.2)
 
 
-def run_load(base_url: str, image: bytes, clients: int = 50, seconds: float = 30.0) -> dict:
+def run_load(
+    base_url: str,
+    image: bytes,
+    clients: int = 50,
+    seconds: float = 30.0,
+    attack: list[tuple[str, dict]] | None = None,
+) -> dict:
     """Requests, errors (non-200 answers or failed connections, by kind), throughput and latency
-    percentiles in milliseconds."""
+    percentiles in milliseconds of ``clients`` closed-loop clients, and ``/healthz`` latency polled
+    every 100 ms meanwhile. With ``attack`` (``(path, httpx request arguments)`` pairs), one of the
+    clients is an attacker sending those in turn instead; its answers are counted by status."""
     import httpx
 
     latencies: list[float] = []
+    health: list[float] = []
     errors: dict[str, int] = {}
+    attacker_statuses: dict[str, int] = {}
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
@@ -60,24 +71,70 @@ def run_load(base_url: str, image: bytes, clients: int = 50, seconds: float = 30
                     else:
                         latencies.append(time.perf_counter() - start)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    def attacker() -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as session:
+            for turn in itertools.count():
+                if time.monotonic() >= stop:
+                    return
+                path, request = attack[turn % len(attack)]
+                try:
+                    status = str(session.post(path, **request).status_code)
+                except httpx.HTTPError as err:
+                    status = type(err).__name__
+                with lock:
+                    attacker_statuses[status] = attacker_statuses.get(status, 0) + 1
+
+    def watch_health() -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as session:
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                session.get("/healthz")
+                health.append(time.perf_counter() - start)
+                time.sleep(0.1)
+
+    threads = [threading.Thread(target=client) for _ in range(clients - (1 if attack else 0))]
+    threads += [threading.Thread(target=watch_health)] + ([threading.Thread(target=attacker)] if attack else [])
     began = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
-    ms = 1000 * np.asarray(latencies or [np.nan])
-    return {
+    result = {
         "clients": clients,
         "seconds": round(elapsed, 1),
         "requests": len(latencies) + sum(errors.values()),
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
         "requests_per_s": round(len(latencies) / elapsed, 1),
-        "latency_ms": {q: round(float(np.percentile(ms, int(q[1:]))), 1) for q in ("p50", "p90", "p99")}
-        | {"max": round(float(ms.max()), 1)},
+        "latency_ms": _percentiles(latencies),
+        "healthz_ms": _percentiles(health),
     }
+    if attack:
+        result["attacker_answers"] = attacker_statuses
+    return result
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = 1000 * np.asarray(seconds or [np.nan])
+    return {q: round(float(np.percentile(ms, int(q[1:]))), 1) for q in ("p50", "p90", "p99")} | {
+        "max": round(float(ms.max()), 1)
+    }
+
+
+def attack_payloads() -> list[tuple[str, dict]]:
+    """What the adversarial probe stalled the service with: a batch of 16 lossless 6000x6000 WebPs
+    (23 KB), one such WebP, a 30000x1333 PNG and a 40,000,000x1 PNG."""
+    import cv2
+
+    ok, webp = cv2.imencode(".webp", np.full((6000, 6000, 3), 90, np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 101])
+    webp = webp.tobytes()
+    return [
+        ("/v1/predict/batch", {"files": [("images", (f"{i}.webp", webp, "image/webp")) for i in range(16)]}),
+        ("/v1/predict", {"content": webp, "headers": {"content-type": "image/webp"}}),
+        ("/v1/predict", {"content": png(30_000, 1_333), "headers": {"content-type": "image/png"}}),
+        ("/v1/predict", {"content": png(40_000_000, 1, rows=1), "headers": {"content-type": "image/png"}}),
+    ]
 
 
 def png(width: int, height: int, depth: int = 8, colour: int = 0, rows: int | None = None) -> bytes:
