@@ -11,6 +11,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from balanced_fer.serving import ServiceLimits, create_app  # noqa: E402
+from balanced_fer.serving.app import uvicorn_settings  # noqa: E402
 from helpers import random_checkpoint, running  # noqa: E402
 
 
@@ -38,5 +39,5 @@ def client(app) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def server(app) -> Iterator[str]:
     """The app behind a real uvicorn on a free loopback port; yields its base URL."""
-    with running(app) as url:
+    with running(app, **uvicorn_settings(app.state.service.limits)) as url:  # as bfer serve runs it
         yield url

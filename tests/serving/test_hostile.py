@@ -189,3 +189,24 @@ def test_battery_of_hostile_requests(server, limits, caplog):
 def dict_copy(case):
     name, path, request, expected = case
     return name, path, dict(request), expected
+
+
+def test_a_client_dribbling_its_headers_is_disconnected(model_file):
+    limits = ServiceLimits(header_timeout_s=1)
+    with running(create_app(str(model_file), limits), **uvicorn_settings(limits)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+            start, closed = time.monotonic(), False
+            while time.monotonic() - start < 6 and not closed:
+                try:
+                    sock.sendall(b"X")  # one header byte at a time, never the blank line
+                    sock.settimeout(0.3)
+                    closed = sock.recv(1024) == b""
+                except TimeoutError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+            assert closed and time.monotonic() - start < 3, "the dribbling connection was kept open"
+        with httpx.Client(base_url=url) as http:  # whole requests on a kept-alive connection still work
+            assert [http.get("/healthz").status_code for _ in range(3)] == [200, 200, 200]

@@ -12,6 +12,7 @@ start-up, and ``/healthz`` answers 503 while the model fails on valid images.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -255,7 +256,10 @@ class BodyLimit:
 
 def uvicorn_settings(limits: ServiceLimits) -> dict[str, Any]:
     """The connection-level limits of :class:`ServiceLimits`, as uvicorn's settings."""
+    from .protocol import HeaderDeadlineProtocol
+
     return {
+        "http": functools.partial(HeaderDeadlineProtocol, header_timeout_s=limits.header_timeout_s),
         "limit_concurrency": limits.max_connections,
         "timeout_keep_alive": limits.keep_alive_s,
         "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers

@@ -35,12 +35,16 @@ class ServiceLimits:
     body_timeout_s: float = 30.0  # a request body still arriving after this gets 408 (a stalled upload)
     max_connections: int = 256  # open connections per worker process; more get 503 from uvicorn
     keep_alive_s: float = 5.0  # an idle keep-alive connection is closed after this
+    header_timeout_s: float = 10.0  # a connection whose request line and headers take longer is closed
 
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "max_pixels", "max_side", "max_batch", "max_concurrency", "max_connections"):
             if getattr(self, name) < 1:
                 raise BalancedFerError(f"service limit {name} must be at least 1, got {getattr(self, name)}")
-        if self.max_queue < 0 or min(self.timeout_s, self.body_timeout_s, self.keep_alive_s) <= 0:
+        if (
+            self.max_queue < 0
+            or min(self.timeout_s, self.body_timeout_s, self.keep_alive_s, self.header_timeout_s) <= 0
+        ):
             raise BalancedFerError(f"service limits: max_queue must be >= 0 and the timeouts > 0, got {self}")
 
     @property
