@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from balanced_fer.training import load_checkpoint
+from balanced_fer.models import load_checkpoint
 from table import (
     BFER,
     Row,

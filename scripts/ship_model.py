@@ -25,8 +25,8 @@ from balanced_fer.evaluation import Evaluation, plot_confusion_matrix, to_markdo
 from balanced_fer.inference import OnnxBackend, TorchBackend, evaluate_checkpoint, export_onnx
 from balanced_fer.inference.evaluate import label_agreement, validation_dataset
 from balanced_fer.inference.export import export_int8
+from balanced_fer.models.checkpoint import load_checkpoint
 from balanced_fer.pretrained import PRETRAINED_DIR
-from balanced_fer.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -52,7 +52,7 @@ def random_checkpoint(
 
     from balanced_fer.labels import SEVEN_CLASSES
     from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
-    from balanced_fer.training.checkpoint import model_meta, save_checkpoint
+    from balanced_fer.models.checkpoint import model_meta, save_checkpoint
 
     classes = classes or list(SEVEN_CLASSES)
     kwargs = kwargs or {}

@@ -213,7 +213,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_decouple(args: argparse.Namespace) -> int:
     from .evaluation import to_markdown
     from .inference.evaluate import evaluate_checkpoint, validation_dataset
-    from .training.checkpoint import load_checkpoint
+    from .models.checkpoint import load_checkpoint
     from .training.rebalance import decouple_checkpoint
     from .training.recipe import DecoupleConfig
 
@@ -284,7 +284,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .inference.calibrate import calibrate_checkpoint
     from .inference.evaluate import validation_dataset
-    from .training.checkpoint import load_checkpoint
+    from .models.checkpoint import load_checkpoint
 
     if args.spec:
         dataset, split = _open_dataset(args), args.split

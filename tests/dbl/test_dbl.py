@@ -23,8 +23,7 @@ from balanced_fer.dbl import (
     prune_owned,
 )
 from balanced_fer.imbalance.subsets import balanced_subsets
-from balanced_fer.models import create_model
-from balanced_fer.training import load_checkpoint, load_model
+from balanced_fer.models import create_model, load_checkpoint, load_model
 from helpers import write_toy_faces
 
 DBL = [

@@ -4,7 +4,7 @@ import pytest
 
 from balanced_fer.cli import main
 from balanced_fer.errors import BalancedFerError
-from balanced_fer.training import load_checkpoint
+from balanced_fer.models import load_checkpoint
 from helpers import random_checkpoint, write_toy_faces
 
 

@@ -10,7 +10,7 @@ from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import OnnxBackend, TorchBackend, evaluate_checkpoint, export_onnx, saturation_risks
 from balanced_fer.inference.export import PORTABLE_WEIGHT_LIMIT, export_int8, quantize_int8
 from balanced_fer.models import prepare_batch
-from balanced_fer.training.checkpoint import load_checkpoint, save_checkpoint
+from balanced_fer.models.checkpoint import load_checkpoint, save_checkpoint
 from helpers import random_checkpoint, write_toy_faces
 
 onnx = pytest.importorskip("onnx")

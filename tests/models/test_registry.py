@@ -10,7 +10,7 @@ from balanced_fer.models import (
     list_models,
     load_pretrained,
 )
-from balanced_fer.training.checkpoint import load_model, model_meta, save_checkpoint
+from balanced_fer.models.checkpoint import load_model, model_meta, save_checkpoint
 
 
 def _kwargs(name: str) -> dict:

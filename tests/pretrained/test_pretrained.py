@@ -11,8 +11,8 @@ from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import saturation_risks
 from balanced_fer.inference.backends import OnnxBackend, TorchBackend, load_backend
 from balanced_fer.inference.evaluate import deployed_labels, evaluate_checkpoint
+from balanced_fer.models.checkpoint import load_checkpoint
 from balanced_fer.pretrained import DEFAULT_MODEL, list_pretrained, model_card, pretrained_path, resolve_model
-from balanced_fer.training.checkpoint import load_checkpoint
 from helpers import EXAMPLES
 
 

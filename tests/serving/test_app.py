@@ -139,7 +139,7 @@ def test_saturation_and_timeouts_answer_429_and_503(model_file):
 def test_a_model_without_validation_figures_is_described(tmp_path):
     from fastapi.testclient import TestClient
 
-    from balanced_fer.training.checkpoint import load_checkpoint, save_checkpoint
+    from balanced_fer.models.checkpoint import load_checkpoint, save_checkpoint
     from helpers import random_checkpoint
 
     path = random_checkpoint(tmp_path / "decoupled.safetensors")
@@ -148,3 +148,13 @@ def test_a_model_without_validation_figures_is_described(tmp_path):
     with TestClient(create_app(str(path), ServiceLimits()), raise_server_exceptions=False) as client:
         answer = client.get("/v1/models")
     assert answer.status_code == 200 and answer.json()["models"][0]["validation"] == {}
+
+
+def test_the_service_stands_without_the_training_stack():
+    """Serving and inference load no training code (trainer, recipes, DDP, losses, samplers) and no YAML."""
+    import subprocess
+    import sys
+
+    probe = "import sys, balanced_fer.serving.app, balanced_fer.inference; print(sorted(m for m in sys.modules if m.startswith('balanced_fer.training') or m == 'yaml'))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]", loaded

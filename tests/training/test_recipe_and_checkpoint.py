@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from balanced_fer.errors import BalancedFerError
-from balanced_fer.models import create_model
-from balanced_fer.training import load_checkpoint, load_recipe, save_checkpoint
-from balanced_fer.training.checkpoint import flatten_state, unflatten_state
+from balanced_fer.models import create_model, load_checkpoint, save_checkpoint
+from balanced_fer.models.checkpoint import flatten_state, unflatten_state
+from balanced_fer.training import load_recipe
 
 CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml"))
 
@@ -135,7 +135,7 @@ def test_damaged_model_descriptions_are_one_clear_error(tmp_path, case):
     from safetensors.torch import save_file
 
     from balanced_fer.inference import OnnxBackend, TorchBackend, export_onnx
-    from balanced_fer.training.checkpoint import META_KEY
+    from balanced_fer.models.checkpoint import META_KEY
     from helpers import random_checkpoint
 
     onnx = pytest.importorskip("onnx")
@@ -159,7 +159,7 @@ def test_a_model_file_without_what_inference_needs_is_refused(tmp_path):
     from safetensors.torch import save_file
 
     from balanced_fer.inference import TorchBackend
-    from balanced_fer.training.checkpoint import META_KEY
+    from balanced_fer.models.checkpoint import META_KEY
     from helpers import random_checkpoint
 
     tensors, meta = load_checkpoint(random_checkpoint(tmp_path / "good.safetensors"))

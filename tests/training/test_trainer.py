@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from balanced_fer.cli import main
-from balanced_fer.training import load_checkpoint
+from balanced_fer.models import load_checkpoint
 from balanced_fer.training.trainer import runs_bf16_natively
 from helpers import write_toy_faces
 

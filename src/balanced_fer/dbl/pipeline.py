@@ -26,7 +26,7 @@ from ..errors import BalancedFerError
 from ..evaluation import evaluation_paths
 from ..imbalance.subsets import balanced_subsets
 from ..models import create_model
-from ..training.checkpoint import load_checkpoint, remove_partial_saves, save_checkpoint
+from ..models.checkpoint import load_checkpoint, remove_partial_saves, save_checkpoint
 from ..training.recipe import Recipe
 from ..training.trainer import Trainer, TrainerHooks, TrainingData, load_training_data
 from .masks import OwnershipMasks, prunable_weights

@@ -15,8 +15,8 @@ import torch
 
 from ..errors import BalancedFerError
 from ..models import predict_logits, prepare_batch
+from ..models.checkpoint import INFERENCE_FIELDS, META_KEY, check_meta, load_model, parse_meta
 from ..pretrained import resolve_model
-from ..training.checkpoint import INFERENCE_FIELDS, META_KEY, check_meta, load_model, parse_meta
 
 
 def model_tta(meta: dict[str, Any], tta: str | None) -> str:

@@ -10,7 +10,7 @@ import torch
 from ..data import FaceDataset, load_arrays
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions
-from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..models.checkpoint import load_checkpoint, save_checkpoint
 from .backends import TorchBackend
 from .scoring import deployment_logits, fit_temperature
 

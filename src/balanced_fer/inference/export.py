@@ -26,7 +26,7 @@ import torch
 from ..data import FaceDataset, load_arrays, open_dataset
 from ..errors import BalancedFerError
 from ..models import prepare_batch
-from ..training.checkpoint import META_KEY, load_model
+from ..models.checkpoint import META_KEY, load_model
 from .backends import OnnxBackend, TorchBackend
 from .evaluate import evaluate_checkpoint, label_agreement, validation_dataset
 

@@ -2,6 +2,7 @@
 
 from . import compact, rasn, resnet  # noqa: F401  (registration)
 from .base import Classifier
+from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .predict import DEFAULT_PREPROCESSING, predict_logits, prepare_batch
 from .registry import (
     create_model,
@@ -17,8 +18,11 @@ __all__ = [
     "create_model",
     "default_input_size",
     "list_models",
+    "load_checkpoint",
+    "load_model",
     "load_pretrained",
     "predict_logits",
     "prepare_batch",
     "register_model",
+    "save_checkpoint",
 ]

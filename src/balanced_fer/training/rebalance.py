@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ..imbalance.decoupling import decouple_classifier
-from .checkpoint import load_model, save_checkpoint
+from ..models.checkpoint import load_model, save_checkpoint
 from .recipe import DecoupleConfig, load_recipe
 from .trainer import load_training_data
 

@@ -28,10 +28,11 @@ from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions, save_evaluation
 from ..imbalance import adjust_logits, build_loss, epoch_indices
 from ..models import create_model, predict_logits
-from .checkpoint import (
+from ..models.checkpoint import (
     flatten_state,
     git_commit,
     load_checkpoint,
+    load_model,
     model_meta,
     remove_partial_saves,
     save_checkpoint,
@@ -411,8 +412,6 @@ class Trainer:
         )
 
     def _finish(self) -> dict[str, Any]:
-        from .checkpoint import load_model
-
         model, meta = load_model(self.best_path, self.device)
         method = self.recipe.decouple.method
         if method:

@@ -175,7 +175,7 @@ def model_meta(model_name: str, model_kwargs: dict, num_classes: int, in_chans: 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild a model from a checkpoint (a model file or a training state) in eval mode."""
-    from ..models import create_model
+    from .registry import create_model
 
     tensors, meta = load_checkpoint(path)
     spec = meta.get("model")
