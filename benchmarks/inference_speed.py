@@ -42,7 +42,7 @@ from balanced_fer import Recognizer
 from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.evaluation import evaluate_predictions
 from balanced_fer.inference import OnnxBackend, export_onnx, load_backend
-from balanced_fer.inference.scoring import deployment_logits
+from balanced_fer.inference.evaluate import deployed_probabilities
 from balanced_fer.inference.video import predict_video
 from balanced_fer.pretrained import resolve_model
 
@@ -197,8 +197,7 @@ def main() -> None:
             result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
         if "quantization" in shipped and predicts_with.suffix == ".onnx":
             exact = OnnxBackend(predicts_with, exact_int8=True)
-            logits = deployment_logits(exact.logits(faces), exact.meta)
-            probabilities = torch.softmax(logits, dim=1).numpy()
+            probabilities = deployed_probabilities(exact, faces)
             row = {"name": "the same int8 file under exact integer arithmetic (emulates CPUs with VNNI / AMX)"}
             row |= {"tta": exact.meta.get("tta", "none"), "faces_per_s_batched": None, "one_face_ms": None}
             row["agreement"] = round(float((probabilities.argmax(1) == reference).mean()), 4)

@@ -26,13 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import torch
 
 from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.evaluation import evaluate_predictions
 from balanced_fer.inference import OnnxBackend, TorchBackend, export_onnx, saturation_risks
+from balanced_fer.inference.evaluate import deployed_probabilities
 from balanced_fer.inference.export import calibration_sample, quantize_int8
-from balanced_fer.inference.scoring import deployment_logits
 from balanced_fer.models import prepare_batch
 from balanced_fer.pretrained import resolve_model
 from inference_speed import cpu_description
@@ -47,10 +46,6 @@ SCHEMES = {  # name: quantize_int8 settings
 }
 
 
-def deployed(backend, faces: np.ndarray) -> np.ndarray:
-    return torch.softmax(deployment_logits(backend.logits(faces), backend.meta), dim=1).numpy()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -63,7 +58,7 @@ def main() -> None:
     pre, counts = checkpoint.meta["preprocessing"], checkpoint.meta["train_counts"]
     val = load_arrays(dataset, "val", pre["size"], pre["channels"], progress=False)
     faces = np.asarray(val.images)
-    reference = deployed(checkpoint, faces).argmax(1)
+    reference = deployed_probabilities(checkpoint, faces).argmax(1)
     calibration = prepare_batch(calibration_sample(dataset, "train", pre, 512)[0], pre, "cpu").numpy()
     result: dict = {"model": args.model, "cpu": cpu_description(), "faces": len(faces), "schemes": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +72,7 @@ def main() -> None:
             onnx.save(graph, str(files[name]))
         for name, path in files.items():
             native = OnnxBackend(path)
-            probabilities = deployed(native, faces)
+            probabilities = deployed_probabilities(native, faces)
             figures = evaluate_predictions(
                 val.labels, dataset.class_names, probabilities=probabilities, train_counts=counts
             )
@@ -98,7 +93,7 @@ def main() -> None:
                 "faces_per_s": round(float(np.median(speeds))),
             }
             if path != fp32:
-                exact = deployed(OnnxBackend(path, exact_int8=True), faces).argmax(1)
+                exact = deployed_probabilities(OnnxBackend(path, exact_int8=True), faces).argmax(1)
                 row["agreement_exact"] = round(float((exact == reference).mean()), 4)
             result["schemes"].append(row)
             print(row, flush=True)

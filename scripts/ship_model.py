@@ -143,12 +143,13 @@ def main() -> None:
     }
     pre = meta["preprocessing"]
     faces = load_arrays(dataset, split, pre["size"], pre["channels"], progress=False).images
-    agreement = label_agreement(TorchBackend(target), OnnxBackend(export), faces)
+    exported = OnnxBackend(export)
+    agreement = label_agreement(TorchBackend(target), exported, faces)
     docs_figures = ROOT / "docs" / "figures"
     plot_confusion_matrix(figures["onnx"], docs_figures / f"{args.name}_confusion.png")
     if run:
         shutil.copyfile(run / "curves.png", docs_figures / f"{args.name}_curves.png")
-    card = render_card(args.name, meta, OnnxBackend(export).meta, figures, agreement, args.wall_minutes)
+    card = render_card(args.name, meta, exported.meta, figures, agreement, args.wall_minutes)
     target.with_suffix(".md").write_text(card)
     summary = {path: result.summary() for path, result in figures.items()}
     print(json.dumps({"weights": str(target), "export": str(export), "agreement": agreement, "validation": summary}))

@@ -107,3 +107,16 @@ def running(app, **settings) -> Iterator[str]:
     finally:
         instance.should_exit = True
         thread.join(10)
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Exit code, standard output and standard error of ``bfer ARGS`` in-process (argparse's usage
+    errors, which exit, included)."""
+    from balanced_fer.cli import main
+
+    try:
+        code = main(args)
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

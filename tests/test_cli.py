@@ -7,7 +7,7 @@ import pytest
 
 from balanced_fer.cli import main
 from balanced_fer.serving.loadtest import png
-from helpers import EXAMPLES
+from helpers import EXAMPLES, run_cli
 
 
 def test_data_stats_on_real_fer2013(shared_datasets, cache_dir, tmp_path, capsys):
@@ -89,16 +89,6 @@ def test_data_subsets(shared_datasets, tmp_path, capsys):
     assert payload["full"][payload["class_names"].index("disgust")] == 436
     assert all(s["counts"][payload["class_names"].index("disgust")] == 3 * 436 for s in payload["subsets"])
     assert "subset 2" in capsys.readouterr().out
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    """Exit code, standard output and standard error of ``bfer ARGS`` in-process (argparse errors included)."""
-    try:
-        code = main(args)
-    except SystemExit as stop:
-        code = stop.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 ASTRONAUT = str(EXAMPLES / "astronaut.jpg")

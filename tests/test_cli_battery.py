@@ -3,8 +3,7 @@ problem and exit code 2 (argparse's usage errors and BalancedFerError alike), ne
 
 import pytest
 
-from balanced_fer.cli import main
-from helpers import EXAMPLES, write_toy_faces
+from helpers import EXAMPLES, run_cli, write_toy_faces
 
 ASTRONAUT = str(EXAMPLES / "astronaut.jpg")
 
@@ -117,11 +116,7 @@ def no_progress(line: str) -> list[str]:
 
 
 def assert_one_error_line(args: list[str], message: str, capsys) -> None:
-    try:
-        code = main(args)
-    except SystemExit as stop:  # argparse: usage, then its one error line
-        code = stop.code
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(args, capsys)  # argparse errors: usage, then its one error line
     last = err.strip().splitlines()[-1] if err.strip() else ""
     assert code == 2, (args, code, err)
     assert "error:" in last and message in err, (args, err)

@@ -83,32 +83,22 @@ def read_image(path: str | Path, channels: int = 3, max_pixels: int | None = Non
     return source.decode(channels, data)
 
 
-def image_header_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from an encoded image's header (Pillow reads no pixels), or None when Pillow
-    does not know the format."""
+def check_pixels(data: bytes, source: str, max_pixels: int) -> None:
+    """Refuse an image of more than ``max_pixels`` from its header, before decoding it (a 48 KB PNG can
+    hold 20000x20000); a format Pillow does not know is left to the decoder to judge."""
     from PIL import Image
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                return image.size
-    except Image.DecompressionBombError:
-        raise  # beyond Pillow's own bound: certainly beyond ours
-    except Exception:  # noqa: BLE001 - unknown or damaged: the decoder will say so
-        return None
-
-
-def check_pixels(data: bytes, source: str, max_pixels: int) -> None:
-    """Refuse an image of more than ``max_pixels`` before decoding it (a 48 KB PNG can hold 20000x20000)."""
-    from PIL import Image
-
-    try:
-        size = image_header_size(data)
-    except Image.DecompressionBombError:
+                width, height = image.size
+    except Image.DecompressionBombError:  # beyond Pillow's own bound: certainly beyond ours
         raise ImageError(f"{source}: declares more pixels than the limit of {max_pixels:,} (--max-pixels)") from None
-    if size is not None and size[0] * size[1] > max_pixels:
-        raise ImageError(f"{source}: {size[0]}x{size[1]} pixels exceed the limit of {max_pixels:,} (--max-pixels)")
+    except Exception:  # noqa: BLE001 - unknown or damaged: the decoder will say so
+        return
+    if width * height > max_pixels:
+        raise ImageError(f"{source}: {width}x{height} pixels exceed the limit of {max_pixels:,} (--max-pixels)")
 
 
 def decode_bytes(data: bytes, source: str, channels: int = 3) -> np.ndarray:

@@ -168,8 +168,7 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
             f"{out_dir} already holds a DBL run; pass --resume to continue it or choose another --out"
         )
     if resume:
-        for path in remove_partial_saves(out_dir):
-            log.warning("removed %s, a checkpoint save interrupted by the last run's end", path)
+        remove_partial_saves(out_dir)
     data = load_training_data(recipe, progress=progress)
     subsets = balanced_subsets(
         data.train_labels,

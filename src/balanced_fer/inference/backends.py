@@ -15,7 +15,7 @@ import torch
 
 from ..errors import BalancedFerError
 from ..models import predict_logits, prepare_batch
-from ..models.checkpoint import INFERENCE_FIELDS, META_KEY, check_meta, load_model, parse_meta
+from ..models.checkpoint import INFERENCE_FIELDS, META_KEY, load_model, parse_meta
 from ..pretrained import resolve_model
 
 
@@ -33,8 +33,7 @@ class TorchBackend:
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path = Path(path)
-        self.model, self.meta = load_model(path, device)
-        check_meta(self.meta, path, required=INFERENCE_FIELDS)
+        self.model, self.meta = load_model(path, device, required=INFERENCE_FIELDS)
         self.model.to(memory_format=torch.channels_last)
         self.device = device
 

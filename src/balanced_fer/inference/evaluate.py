@@ -57,10 +57,15 @@ def evaluate_checkpoint(
     )
 
 
+def deployed_probabilities(backend, faces: np.ndarray) -> np.ndarray:
+    """(N, K) scores a backend gives ``faces`` (uint8, at the model's face size) as deployed: its own
+    test-time augmentation and post-hoc adjustment."""
+    return torch.softmax(deployment_logits(backend.logits(faces), backend.meta), dim=1).numpy()
+
+
 def deployed_labels(backend, faces: np.ndarray) -> np.ndarray:
-    """The label index a backend gives each of ``faces`` (uint8, at the model's face size), scoring
-    as deployed: its own test-time augmentation and post-hoc adjustment."""
-    return deployment_logits(backend.logits(faces), backend.meta).argmax(1).numpy()
+    """The label index of each face by :func:`deployed_probabilities`."""
+    return deployed_probabilities(backend, faces).argmax(1)
 
 
 def label_agreement(first, second, faces: np.ndarray) -> float:

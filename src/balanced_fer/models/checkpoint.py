@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from ..errors import BalancedFerError
 from ..pretrained import resolve_model
 
 META_KEY = "balanced_fer"
+log = logging.getLogger("balanced_fer")
 
 
 @functools.cache
@@ -56,17 +58,18 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
 
 
 def remove_partial_saves(folder: Path) -> list[Path]:
-    """Delete the temporary files (``.NAME.safetensors.XXXX``) that :func:`save_checkpoint` leaves when
-    it is killed before its rename, anywhere below ``folder``; returns what was removed."""
+    """Delete, with a warning each, the temporary files (``.NAME.safetensors.XXXX``) that
+    :func:`save_checkpoint` leaves when killed before its rename, anywhere below ``folder``."""
     stale = [path for path in Path(folder).rglob(".*.safetensors.*") if path.is_file()]
     for path in stale:
         path.unlink(missing_ok=True)
+        log.warning("removed %s, a checkpoint save interrupted by the last run's end", path)
     return stale
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_checkpoint(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and metadata of a checkpoint (a file, or a shipped model's name such as ``default``);
-    a missing or foreign file is a clear error."""
+    a missing or foreign file, or a description without the ``required`` fields, is a clear error."""
     path = resolve_model(path)
     if not path.is_file():
         raise BalancedFerError(f"{path}: checkpoint not found")
@@ -80,7 +83,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         raise BalancedFerError(f"{path}: not a safetensors checkpoint ({err})") from None
     if META_KEY not in header:
         raise BalancedFerError(f"{path}: safetensors file without balanced-fer metadata")
-    return tensors, parse_meta(header[META_KEY], path)
+    return tensors, parse_meta(header[META_KEY], path, required)
 
 
 MAX_CLASSES = 1_000  # a model file declaring more is damaged or hostile (num_classes 1e9 asked for a TB)
@@ -173,11 +176,14 @@ def model_meta(model_name: str, model_kwargs: dict, num_classes: int, in_chans: 
     return {"name": model_name, "kwargs": model_kwargs, "num_classes": num_classes, "in_chans": in_chans}
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild a model from a checkpoint (a model file or a training state) in eval mode."""
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", required: tuple[str, ...] = ()
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild a model from a checkpoint (a model file or a training state) in eval mode; ``required``
+    as for :func:`load_checkpoint`."""
     from .registry import create_model
 
-    tensors, meta = load_checkpoint(path)
+    tensors, meta = load_checkpoint(path, required)
     spec = meta.get("model")
     if not spec:
         raise BalancedFerError(f"{path}: checkpoint does not describe its model")

@@ -279,8 +279,7 @@ class Trainer:
         r = self.recipe
         self._setup()
         if self.resume and self.env.is_main:
-            for path in remove_partial_saves(self.out_dir):
-                log.warning("removed %s, a checkpoint save interrupted by the last run's end", path)
+            remove_partial_saves(self.out_dir)
         if self.resume and self.last_path.exists():
             self._restore()
         if self.env.is_main:
