@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from balanced_fer.serving.loadtest import attack_payloads, free_port, run_load, wait_until_healthy
+from loadtest import attack_payloads, free_port, run_load, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 

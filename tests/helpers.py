@@ -91,7 +91,7 @@ def running(app, **settings) -> Iterator[str]:
     import pytest
     import uvicorn
 
-    from balanced_fer.serving.loadtest import free_port
+    from loadtest import free_port
 
     port = free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **settings))

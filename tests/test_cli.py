@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from balanced_fer.cli import main
-from balanced_fer.serving.loadtest import png
 from helpers import EXAMPLES, run_cli
+from loadtest import png
 
 
 def test_data_stats_on_real_fer2013(shared_datasets, cache_dir, tmp_path, capsys):

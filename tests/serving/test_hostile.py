@@ -19,8 +19,8 @@ from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import Recognizer
 from balanced_fer.serving import ServiceLimits, create_app
 from balanced_fer.serving.app import uvicorn_settings
-from balanced_fer.serving.loadtest import hostile_payloads, png
 from helpers import EXAMPLES, running
+from loadtest import hostile_payloads, png
 
 
 def webp(side: int) -> bytes:

@@ -1,5 +1,5 @@
-from balanced_fer.serving.loadtest import run_load
 from helpers import EXAMPLES
+from loadtest import run_load
 
 
 def test_concurrent_clients_on_loopback_get_no_errors(server):

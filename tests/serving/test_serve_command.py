@@ -4,8 +4,8 @@ import sys
 import httpx
 import pytest
 
-from balanced_fer.serving.loadtest import free_port, wait_until_healthy
 from helpers import EXAMPLES
+from loadtest import free_port, wait_until_healthy
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -1,6 +1,7 @@
-"""Loopback tools for a running service: a free port, waiting for ``/healthz``, a closed-loop load
-generator (``clients`` threads, each posting an image to ``/v1/predict`` as soon as its previous
-answer arrives, for ``seconds``, optionally with an attacker among them), and hostile payloads."""
+"""Loopback tools for a running service, shared by benchmarks/serve_load.py and the tests (not part of
+the package): a free port, waiting for ``/healthz``, a closed-loop load generator (``clients``
+threads, each posting an image to ``/v1/predict`` as soon as its previous answer arrives, for
+``seconds``, optionally with an attacker among them), and hostile payloads."""
 
 from __future__ import annotations
 
