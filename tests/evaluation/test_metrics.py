@@ -99,3 +99,22 @@ def test_reports(tmp_path):
     markdown = to_markdown(result)
     assert "| mean class accuracy | 72.22%" in markdown and "| b | 50.0% | 50.0% | 50.0% | 2 |" in markdown
     assert paths["confusion_matrix"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_charts_leave_the_callers_matplotlib_backend_alone(tmp_path):
+    """Library code draws on Figure objects: an API user's interactive backend is never switched."""
+    import subprocess
+    import sys
+
+    probe = f"""
+import matplotlib
+matplotlib.use("svg")
+import numpy as np
+from pathlib import Path
+from balanced_fer.evaluation import evaluate_predictions, plot_confusion_matrix
+result = evaluate_predictions(np.array([0, 1]), ("a", "b"), probabilities=np.eye(2), train_counts=[1, 1])
+path = plot_confusion_matrix(result, Path({str(tmp_path / "c.png")!r}))
+print(matplotlib.get_backend(), path.read_bytes()[:4] == b"\\x89PNG")
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["svg", "True"]

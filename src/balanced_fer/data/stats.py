@@ -182,15 +182,13 @@ def format_stats(stats: DatasetStats) -> str:
 
 def plot_counts(stats: DatasetStats, path: Path) -> Path:
     """Bar chart of class counts per split, coloured by head / medium / tail, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's matplotlib backend and state stay untouched
 
     splits = list(stats.counts)
     x = np.arange(len(stats.class_names))
     width = 0.8 / len(splits)
-    fig, ax = plt.subplots(figsize=(1.2 * len(x) + 2, 4.5))
+    fig = Figure(figsize=(1.2 * len(x) + 2, 4.5))
+    ax = fig.subplots()
     for k, split in enumerate(splits):
         bars = ax.bar(x + (k - (len(splits) - 1) / 2) * width, stats.counts[split], width, label=split)
         ax.bar_label(bars, fmt="{:,.0f}", fontsize=7)
@@ -202,5 +200,4 @@ def plot_counts(stats: DatasetStats, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -37,15 +37,13 @@ def to_markdown(result: Evaluation, title: str = "Evaluation") -> str:
 
 def plot_confusion_matrix(result: Evaluation, path: Path, title: str = "") -> Path:
     """Row-normalised confusion matrix with counts, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's matplotlib backend and state stay untouched
 
     normalized = np.array(result.confusion_matrix_normalized)
     counts = np.array(result.confusion_matrix)
     k = len(result.class_names)
-    fig, ax = plt.subplots(figsize=(0.9 * k + 2.5, 0.8 * k + 2))
+    fig = Figure(figsize=(0.9 * k + 2.5, 0.8 * k + 2))
+    ax = fig.subplots()
     image = ax.imshow(normalized, cmap="Blues", vmin=0, vmax=1)
     for i in range(k):
         for j in range(k):
@@ -69,7 +67,6 @@ def plot_confusion_matrix(result: Evaluation, path: Path, title: str = "") -> Pa
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
