@@ -171,12 +171,12 @@ def main() -> None:
         onnx_path = export_onnx(args.model, Path(tmp) / "model.onnx")
         runs = [("PyTorch", resolve_model(args.model), None), ("ONNX fp32", onnx_path, None)]
         predicts_with = resolve_model(args.model, prefer_onnx=True)  # what bfer predict runs
-        shipped = load_backend(predicts_with).meta
-        if predicts_with.suffix == ".onnx" and "quantization" in shipped:
+        shipped = load_backend(predicts_with).description
+        if predicts_with.suffix == ".onnx" and shipped.quantization:
             runs.append(("ONNX int8, shipped: what prediction runs", predicts_with, None))
         else:
             predicts_with = onnx_path
-        if shipped.get("tta", "none") != "none":
+        if shipped.tta != "none":
             runs.append((f"{runs[-1][0]}, without its test-time augmentation", predicts_with, "none"))
         result["runs"] = []
         reference = None  # the checkpoint's labels
@@ -184,7 +184,7 @@ def main() -> None:
             recognizer = Recognizer(model, tta=tta)
             row = {
                 "name": name,
-                "tta": tta or recognizer.meta.get("tta", "none"),
+                "tta": tta or recognizer.description.tta,
                 "faces_per_s_batched": round(
                     faces_per_second(recognizer.predict_proba, faces, args.batch, args.repeats)
                 ),
@@ -195,11 +195,11 @@ def main() -> None:
             if tta is None:  # the same test-time augmentation as the checkpoint: labels comparable
                 row["agreement"] = round(float((probabilities.argmax(1) == reference).mean()), 4)
             result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
-        if "quantization" in shipped and predicts_with.suffix == ".onnx":
+        if shipped.quantization and predicts_with.suffix == ".onnx":
             exact = OnnxBackend(predicts_with, exact_int8=True)
             probabilities = deployed_probabilities(exact, faces)
             row = {"name": "the same int8 file under exact integer arithmetic (emulates CPUs with VNNI / AMX)"}
-            row |= {"tta": exact.meta.get("tta", "none"), "faces_per_s_batched": None, "one_face_ms": None}
+            row |= {"tta": exact.description.tta, "faces_per_s_batched": None, "one_face_ms": None}
             row["agreement"] = round(float((probabilities.argmax(1) == reference).mean()), 4)
             result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
         recognizer = Recognizer(predicts_with)

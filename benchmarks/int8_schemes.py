@@ -55,8 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     dataset = open_dataset(args.data)
     checkpoint = TorchBackend(resolve_model(args.model))
-    pre, counts = checkpoint.meta["preprocessing"], checkpoint.meta["train_counts"]
-    val = load_arrays(dataset, "val", pre["size"], pre["channels"], progress=False)
+    pre, counts = checkpoint.description.preprocessing, list(checkpoint.description.train_counts)
+    val = load_arrays(dataset, "val", pre.size, pre.channels, progress=False)
     faces = np.asarray(val.images)
     reference = deployed_probabilities(checkpoint, faces).argmax(1)
     calibration = prepare_batch(calibration_sample(dataset, "train", pre, 512)[0], pre, "cpu").numpy()

@@ -25,7 +25,7 @@ from balanced_fer.evaluation import Evaluation, plot_confusion_matrix, to_markdo
 from balanced_fer.inference import OnnxBackend, TorchBackend, evaluate_checkpoint, export_onnx
 from balanced_fer.inference.evaluate import label_agreement, validation_dataset
 from balanced_fer.inference.export import export_int8
-from balanced_fer.models.checkpoint import load_checkpoint
+from balanced_fer.models import ModelDescription, load_checkpoint, save_checkpoint
 from balanced_fer.pretrained import PRETRAINED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,21 +55,21 @@ def figure_row(path: str, result: Evaluation) -> str:
 
 def render_card(
     name: str,
-    meta: dict,
-    export_meta: dict,
+    description: ModelDescription,
+    exported: ModelDescription,
     figures: dict[str, Evaluation],
     agreement: float,
     wall_minutes: float | None,
 ) -> str:
-    recipe = meta["recipe"]
-    pre = meta["preprocessing"]
-    counts = ", ".join(f"{c} {n:,}" for c, n in zip(meta["class_names"], meta["train_counts"]))
+    recipe = description.recipe
+    pre, architecture = description.preprocessing, description.architecture
+    counts = ", ".join(f"{c} {n:,}" for c, n in zip(description.class_names, description.train_counts))
     minutes = f" in {wall_minutes:.0f} minutes on 2 CPU cores" if wall_minutes else ""
-    quantization = export_meta.get("quantization")
+    quantization = exported.quantization
     if quantization:
         runs = (
-            f"`{name}.onnx`, int8: weights {quantization['weights']}, {quantization['activations']} activations, "
-            f"layers reading the image in fp32 ({', '.join(quantization['float_layers'])}); no CPU's integer "
+            f"`{name}.onnx`, int8: weights {quantization.weights}, {quantization.activations} activations, "
+            f"layers reading the image in fp32 ({', '.join(quantization.float_layers)}); no CPU's integer "
             "arithmetic saturates on it, so every x86-64 CPU gives the same answers"
         )
     else:
@@ -79,14 +79,15 @@ def render_card(
 
 | | |
 |---|---|
-| architecture | `{meta["model"]["name"]}` ({meta["model"]["num_classes"]} classes, {pre["channels"]} channel) |
-| input | {pre["size"]} px face, centre {pre["input_size"]} px crop, (x/255 - {pre["mean"]}) / {pre["std"]} |
-| classes | {", ".join(meta["class_names"])} |
-| post-hoc logit adjustment | logits - {meta["logit_adjustment"]["tau"]} x log(training class frequencies) |
-| test-time augmentation | {meta.get("tta", "none")} (in the figures below, and at prediction unless `--tta` says otherwise) |
+| architecture | `{architecture.name}` ({architecture.num_classes} classes, {pre.channels} channel) |
+| input | {pre.size} px face, centre {pre.input_size} px crop, (x/255 - {pre.mean}) / {pre.std} |
+| classes | {", ".join(description.class_names)} |
+| post-hoc logit adjustment | logits - {description.post_hoc_tau} x log(training class frequencies) |
+| test-time augmentation | {description.tta} (in the figures below, and at prediction unless `--tta` says otherwise) |
 | what prediction runs | {runs} |
-| selected at epoch | {meta["epoch"]} of {recipe["schedule"]["epochs"]} (best validation {recipe["eval"]["select_metric"].replace("_", " ")}) |
-| git commit of the training code | `{meta.get("git_commit")}` |
+| selected at epoch | {description.provenance.epoch} of {recipe["schedule"]["epochs"]} (best validation {recipe["eval"]["select_metric"].replace("_", " ")}) |
+| git commit of the training code | `{description.provenance.git_commit}` |
+| model file format | {description.format_version} (`balanced_fer.models.ModelDescription`) |
 
 ## Validation figures per runtime path (FER2013 PublicTest, {what_runs.num_samples:,} faces)
 | runtime path | accuracy | mean class accuracy | macro-F1 | disgust recall |
@@ -128,28 +129,26 @@ def main() -> None:
     args = parser.parse_args()
     run = args.model if args.model.is_dir() else None
     checkpoint = run / "final.safetensors" if run else args.model
-    _, meta = load_checkpoint(checkpoint)
-    target = PRETRAINED_DIR / f"{args.name}.safetensors"
-    if checkpoint.resolve() != target.resolve():
-        shutil.copyfile(checkpoint, target)
+    tensors, description = load_checkpoint(checkpoint)
+    target = save_checkpoint(PRETRAINED_DIR / f"{args.name}.safetensors", tensors, description)  # current format
     if args.int8:
         export = export_int8(target, target.with_suffix(".onnx"), args.int8).path
     else:
         export = export_onnx(target, target.with_suffix(".onnx"))  # parity with the checkpoint is tested
-    dataset, split = validation_dataset(meta)
+    dataset, split = validation_dataset(description)
     figures = {
         path: evaluate_checkpoint(model, dataset, split, progress=False)
         for path, model in (("checkpoint", target), ("onnx", export))
     }
-    pre = meta["preprocessing"]
-    faces = load_arrays(dataset, split, pre["size"], pre["channels"], progress=False).images
+    pre = description.preprocessing
+    faces = load_arrays(dataset, split, pre.size, pre.channels, progress=False).images
     exported = OnnxBackend(export)
     agreement = label_agreement(TorchBackend(target), exported, faces)
     docs_figures = ROOT / "docs" / "figures"
     plot_confusion_matrix(figures["onnx"], docs_figures / f"{args.name}_confusion.png")
     if run:
         shutil.copyfile(run / "curves.png", docs_figures / f"{args.name}_curves.png")
-    card = render_card(args.name, meta, exported.meta, figures, agreement, args.wall_minutes)
+    card = render_card(args.name, description, exported.description, figures, agreement, args.wall_minutes)
     target.with_suffix(".md").write_text(card)
     summary = {path: result.summary() for path, result in figures.items()}
     print(json.dumps({"weights": str(target), "export": str(export), "agreement": agreement, "validation": summary}))

@@ -51,8 +51,7 @@ def random_checkpoint(
     import torch
 
     from balanced_fer.labels import SEVEN_CLASSES
-    from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
-    from balanced_fer.models.checkpoint import model_meta, save_checkpoint
+    from balanced_fer.models import Architecture, ModelDescription, Preprocessing, create_model, save_checkpoint
 
     classes = classes or list(SEVEN_CLASSES)
     kwargs = kwargs or {}
@@ -61,15 +60,14 @@ def random_checkpoint(
     crop = size - 4
     model.train()
     model(torch.randn(8, 1, crop, crop))
-    meta = {
-        "model": model_meta(name, kwargs, len(classes), 1),
-        "class_names": classes,
-        "preprocessing": DEFAULT_PREPROCESSING | {"size": size, "input_size": crop},
-        "train_counts": [10 * (i + 1) for i in range(len(classes))],
-        "logit_adjustment": {"tau": 0.0},
-        "tta": tta,
-    }
-    return save_checkpoint(path, model.state_dict(), meta)
+    description = ModelDescription(
+        architecture=Architecture(name, len(classes), 1, kwargs),
+        class_names=tuple(classes),
+        preprocessing=Preprocessing(size=size, input_size=crop),
+        train_counts=tuple(10 * (i + 1) for i in range(len(classes))),
+        tta=tta,
+    )
+    return save_checkpoint(path, model.state_dict(), description)
 
 
 def frames_to_video(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> Path:

@@ -14,7 +14,10 @@ from pathlib import Path
 from . import __version__
 from .data.dataset import MAX_PIXELS
 from .errors import BalancedFerError
+from .faces.detector import DEFAULT_DETECTOR
+from .inference.tracking import FaceTracker
 from .labels import parse_class_map
+from .serving.decode import ServiceLimits
 
 
 def _write_json(path: str | None, payload: dict) -> None:
@@ -153,10 +156,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
     print("shipped models (bfer predict --model NAME), with the validation figures of the file prediction runs:")
     for name in list_pretrained():
         backend = load_backend(name)
-        figures = backend.meta.get("validation") or {}
+        figures = backend.description.figures or {}
         runs = "PyTorch checkpoint"
         if isinstance(backend, OnnxBackend):
-            runs = "int8 ONNX" if "quantization" in backend.meta else "ONNX"
+            runs = "int8 ONNX" if backend.description.quantization else "ONNX"
         aliases = "".join(f" (= {alias})" for alias, target in ALIASES.items() if target == name)
         print(
             f"  {name + aliases:<28} validation accuracy {100 * figures.get('accuracy', float('nan')):.2f}%,"
@@ -166,20 +169,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training import Trainer, load_recipe
+    from .runs import train
 
-    recipe = load_recipe(args.recipe, args.set or [])
-    out = args.out or Path("runs") / recipe.name
-    if recipe.dbl.k:
-        from .dbl.pipeline import run_dbl
-
-        summary = run_dbl(recipe, out, resume=args.resume, progress=not args.no_progress)
-    else:
-        summary = Trainer(recipe, out, resume=args.resume, progress=not args.no_progress).fit()
+    summary = train(args.recipe, args.out, overrides=args.set or [], resume=args.resume, progress=not args.no_progress)
     if summary:
         v = summary["validation"]
         print(
-            f"{recipe.name}: best epoch {summary.get('best_epoch', 'last')}, validation accuracy {100 * v['accuracy']:.2f}%, "
+            f"{summary['recipe']}: best epoch {summary.get('best_epoch', 'last')}, validation accuracy {100 * v['accuracy']:.2f}%, "
             f"mean class accuracy {100 * v['mean_class_accuracy']:.2f}%, macro-F1 {100 * v['macro_f1']:.2f}% -> {summary['checkpoint']}"
         )
         _write_json(args.json, summary)
@@ -213,7 +209,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_decouple(args: argparse.Namespace) -> int:
     from .evaluation import to_markdown
     from .inference.evaluate import evaluate_checkpoint, validation_dataset
-    from .models.checkpoint import load_checkpoint
+    from .models import load_checkpoint
     from .training.rebalance import decouple_checkpoint
     from .training.recipe import DecoupleConfig
 
@@ -228,49 +224,23 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import itertools
-
     from .inference import Recognizer
-    from .inference.predict_files import image_files, predict_files, write_records
-    from .inference.video import is_video, predict_video
+    from .inference.predict_files import write_records
+    from .inference.sources import predict_sources
 
-    if not args.paths and args.webcam is None:
-        raise BalancedFerError("give image or video paths, or --webcam N")
-    if args.annotate is not None and args.annotate.exists() and not args.annotate.is_dir():
-        raise BalancedFerError(f"--annotate {args.annotate}: exists and is not a folder")
-    videos = [Path(p) for p in args.paths if is_video(Path(p))]
-    images = [p for p in args.paths if not is_video(Path(p))]
-    files = image_files(images) if images else []
     recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, detector=args.detector)
-    streams = []
-    if files:
-        streams.append(
-            predict_files(
-                recognizer,
-                files,
-                detect=not args.no_detect,
-                annotate_dir=args.annotate,
-                progress=not args.no_progress,
-                max_pixels=args.max_pixels,
-            )
-        )
-    sources: list[Path | int] = videos + ([args.webcam] if args.webcam is not None else [])
-    for source in sources:
-        name = f"webcam:{source}" if isinstance(source, int) else str(source)
-        annotated = (
-            args.annotate / f"{'webcam' if isinstance(source, int) else source.stem}.mp4" if args.annotate else None
-        )
-        frames = predict_video(
-            recognizer,
-            source,
-            smoothing=args.smoothing,
-            every=args.every,
-            annotate_path=annotated,
-            max_frames=args.max_frames,
-            progress=not args.no_progress,
-        )
-        streams.append({"path": name} | record for record in frames)
-    records = itertools.chain.from_iterable(streams)
+    records = predict_sources(
+        recognizer,
+        args.paths,
+        webcam=args.webcam,
+        detect=not args.no_detect,
+        annotate_dir=args.annotate,
+        smoothing=args.smoothing,
+        every=args.every,
+        max_frames=args.max_frames,
+        max_pixels=args.max_pixels,
+        progress=not args.no_progress,
+    )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as handle:
@@ -284,7 +254,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .inference.calibrate import calibrate_checkpoint
     from .inference.evaluate import validation_dataset
-    from .models.checkpoint import load_checkpoint
+    from .models import load_checkpoint
 
     if args.spec:
         dataset, split = _open_dataset(args), args.split
@@ -306,18 +276,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from .serving.app import CONFIG_ENV, create_app, serve_config, uvicorn_settings
-        from .serving.decode import ServiceLimits
     except ImportError as err:
         raise BalancedFerError(
             f"bfer serve needs the web extras ({err.name} is missing): pip install 'balanced-fer[serve]'"
         ) from None
     limits = ServiceLimits(
-        max_upload_bytes=int(args.max_upload_mb * 2**20),
-        max_pixels=args.max_pixels,
-        max_batch=args.max_batch,
-        timeout_s=args.timeout,
-        max_concurrency=args.concurrency,
-        max_queue=args.queue,
+        max_upload_bytes=int(args.max_upload_mb * 2**20), **{name: getattr(args, name) for _, name, *_ in SERVICE_FLAGS}
     )
     app = create_app(args.model, limits, prior=args.prior, detector=args.detector)  # a bad model fails here
     print(
@@ -340,10 +304,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .inference import OnnxBackend, TorchBackend, export_onnx
-    from .inference.export import export_int8
+    from .inference.export import export_gap, export_int8, export_onnx
 
     if args.int8 is not None:
         result = export_int8(
@@ -361,11 +322,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             message += f"; validation figures {result.validation_note}"
         print(message)
         return 0
-    torch_backend = TorchBackend(args.checkpoint)
-    pre = torch_backend.meta["preprocessing"]
     out = export_onnx(args.checkpoint, args.out, opset=args.opset)
-    faces = np.random.default_rng(0).integers(0, 256, (8, pre["size"], pre["size"], pre["channels"]), np.uint8)
-    gap = float((torch_backend.logits(faces) - OnnxBackend(out).logits(faces)).abs().max())
+    gap = export_gap(args.checkpoint, out)
     print(f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}")
     return 0
 
@@ -382,6 +340,20 @@ def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], in
 
     parse.__name__ = "integer"  # argparse names the type in its message for a non-number
     return parse
+
+
+SERVICE_FLAGS = (  # bfer serve's flags for ServiceLimits fields: flag, field, type, help; defaults are the fields'
+    ("--concurrency", "max_concurrency", int_at_least(1), "images analysed at once per worker"),
+    ("--queue", "max_queue", int_at_least(0), "requests that may wait; more get 429"),
+    ("--timeout", "timeout_s", float, "seconds a request may take; then 503"),
+    (
+        "--max-pixels",
+        "max_pixels",
+        int_at_least(1),
+        "most pixels of one request's images together, checked before decoding",
+    ),
+    ("--max-batch", "max_batch", int_at_least(1), "images per batch request"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -467,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_arguments(evaluate)
     evaluate.add_argument("--split", default="val", help="split to evaluate (default val)")
     evaluate.add_argument(
-        "--tta", choices=("none", "flip"), help="test-time augmentation (default: the model's own, from its recipe)"
+        "--tta", help="test-time augmentation, none or flip (default: the model's own, from its recipe)"
     )
     evaluate.add_argument(
         "--post-hoc-tau", type=float, help="post-hoc logit adjustment strength (default: the checkpoint's)"
@@ -486,13 +458,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
     )
     predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
-    predict.add_argument("--detector", default="full", help="BlazeFace 'full' (default), 'short', or a .tflite path")
+    predict.add_argument(
+        "--detector",
+        default=DEFAULT_DETECTOR,
+        help="BlazeFace 'full', 'short', or a .tflite path (default %(default)s)",
+    )
     predict.add_argument("--annotate", type=Path, help="folder for copies of the images / videos with faces drawn")
     predict.add_argument(
         "--webcam", type=int, metavar="N", help="also read webcam N (stop with Ctrl-C or --max-frames)"
     )
     predict.add_argument(
-        "--smoothing", type=float, default=0.6, help="videos: weight of a face's past scores (default 0.6)"
+        "--smoothing",
+        type=float,
+        default=FaceTracker.smoothing,
+        help="videos: weight of a face's past scores (default %(default)s)",
     )
     predict.add_argument(
         "--every", type=int_at_least(1), default=1, help="videos: analyse one frame in EVERY (default 1)"
@@ -508,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     predict.add_argument(
-        "--tta", choices=("none", "flip"), help="test-time augmentation (default: the model's own, from its recipe)"
+        "--tta", help="test-time augmentation, none or flip (default: the model's own, from its recipe)"
     )
     predict.add_argument(
         "--format",
@@ -558,23 +537,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
     )
     serve.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
-    serve.add_argument("--detector", default="full", help="BlazeFace 'full' (default), 'short', or a .tflite path")
+    serve.add_argument(
+        "--detector",
+        default=DEFAULT_DETECTOR,
+        help="BlazeFace 'full', 'short', or a .tflite path (default %(default)s)",
+    )
     serve.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default 1)")
     serve.add_argument(
-        "--concurrency", type=int_at_least(1), default=1, help="images analysed at once per worker (default 1)"
+        "--max-upload-mb",
+        type=float,
+        default=ServiceLimits.max_upload_bytes / 2**20,
+        help="largest image upload in MB (default %(default)s)",
     )
-    serve.add_argument(
-        "--queue", type=int_at_least(0), default=64, help="requests that may wait; more get 429 (default 64)"
-    )
-    serve.add_argument("--timeout", type=float, default=30.0, help="seconds a request may take; then 503 (default 30)")
-    serve.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image upload in MB (default 10)")
-    serve.add_argument(
-        "--max-pixels",
-        type=int_at_least(1),
-        default=MAX_PIXELS,
-        help=f"most pixels of one request's images together, checked before decoding (default {MAX_PIXELS:,})",
-    )
-    serve.add_argument("--max-batch", type=int_at_least(1), default=16, help="images per batch request (default 16)")
+    for flag, name, kind, text in SERVICE_FLAGS:
+        serve.add_argument(
+            flag, dest=name, type=kind, default=getattr(ServiceLimits, name), help=f"{text} (default %(default)s)"
+        )
     serve.set_defaults(run=_cmd_serve)
 
     decouple = commands.add_parser(

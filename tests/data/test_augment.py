@@ -16,26 +16,26 @@ def batch(n=8, size=48):
 
 
 def test_to_float_layout_and_range():
-    x = to_float(batch())
+    x = to_float(batch(), 0.5, 0.25)
     assert x.shape == (8, 1, 48, 48) and x.dtype == torch.float32
     assert x.min() >= -2 and x.max() <= 2
 
 
 def test_identity_when_everything_is_off():
-    x = to_float(batch())
+    x = to_float(batch(), 0.5, 0.25)
     assert torch.allclose(augment_batch(x, 48, OFF), x, atol=1e-4)
-    flat = to_float(torch.full((2, 48, 48, 1), 77, dtype=torch.uint8))
+    flat = to_float(torch.full((2, 48, 48, 1), 77, dtype=torch.uint8), 0.5, 0.25)
     assert torch.allclose(augment_batch(flat, 44, OFF), center_crop(flat, 44), atol=1e-5)  # a crop, no padding
 
 
 def test_flip_mirrors_exactly():
-    x = to_float(batch())
+    x = to_float(batch(), 0.5, 0.25)
     flipped = augment_batch(x, 48, AugmentConfig(**{**OFF.__dict__, "flip": 1.0}))
     assert torch.allclose(flipped, torch.flip(x, dims=[3]), atol=1e-4)
 
 
 def test_default_augmentation_is_random_but_seeded():
-    x = to_float(batch())
+    x = to_float(batch(), 0.5, 0.25)
     torch.manual_seed(0)
     a = augment_batch(x, 44, AugmentConfig())
     torch.manual_seed(0)
@@ -45,7 +45,7 @@ def test_default_augmentation_is_random_but_seeded():
 
 
 def test_mixup_and_cutmix():
-    x = to_float(batch())
+    x = to_float(batch(), 0.5, 0.25)
     torch.manual_seed(0)
     same, perm, lam = mix_batch(x, AugmentConfig())
     assert perm is None and lam == 1.0 and same is x

@@ -165,10 +165,11 @@ def test_each_layer_reaches_its_target_sparsity(dbl_run):
 
 
 def test_final_model_is_a_plain_dense_model_with_one_head(dbl_run, toy):
-    model, meta = load_model(dbl_run / "final.safetensors")
+    model, description = load_model(dbl_run / "final.safetensors")
     plain = create_model("vgg_compact_s", num_classes=3)
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in plain.parameters())
-    assert meta["dbl"]["subsets"][0]["counts"] == [24, 24, 24] and len(meta["dbl"]["phases"]) == 5
+    dbl = description.provenance.dbl
+    assert dbl["subsets"][0]["counts"] == [24, 24, 24] and len(dbl["phases"]) == 5
     assert json.loads((dbl_run / "summary.json").read_text())["validation"]["accuracy"] > 0
     report = toy / "eval.json"
     assert (

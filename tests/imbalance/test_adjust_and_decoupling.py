@@ -8,7 +8,7 @@ import torch
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.imbalance import adjust_logits, prior_from
 from balanced_fer.imbalance.decoupling import decouple_classifier, tau_normalize
-from balanced_fer.models import DEFAULT_PREPROCESSING, create_model
+from balanced_fer.models import Preprocessing, create_model
 
 
 def test_adjust_logits_and_priors(tmp_path):
@@ -44,7 +44,7 @@ def test_decoupling_keeps_the_architecture(method):
     cfg = SimpleNamespace(method=method, epochs=2, lr=0.1, tau=1.0, sampler="class_balanced")
     probe = torch.randn(2, 1, 44, 44)
     features_before = model.eval().forward_features(probe)
-    decouple_classifier(model, images, labels, DEFAULT_PREPROCESSING, cfg)
+    decouple_classifier(model, images, labels, Preprocessing(), cfg)
     assert sum(p.numel() for p in model.parameters()) == before
     assert not torch.equal(model.head.weight, head_before)
     assert torch.equal(model.eval().forward_features(probe), features_before)  # the backbone is untouched
@@ -57,6 +57,6 @@ def test_unknown_method():
             model,
             np.zeros((1, 48, 48, 1), np.uint8),
             np.zeros(1, int),
-            DEFAULT_PREPROCESSING,
+            Preprocessing(),
             SimpleNamespace(method="xyz"),
         )

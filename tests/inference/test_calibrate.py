@@ -21,7 +21,7 @@ def test_calibration_lowers_validation_nll_and_is_stored(tmp_path, monkeypatch):
     )
     figures = json.loads(report.read_text())
     assert figures["after"]["nll"] <= figures["before"]["nll"] + 1e-6
-    assert load_checkpoint(out)[1]["calibration"]["temperature"] == pytest.approx(figures["temperature"])
+    assert load_checkpoint(out)[1].calibration.temperature == pytest.approx(figures["temperature"])
     assert main(["evaluate", str(out), str(tmp_path / "faces"), "--prior", "uniform", "--no-progress"]) == 0
     with pytest.raises(BalancedFerError, match="never on a test split"):
         from balanced_fer.data import open_dataset

@@ -24,14 +24,12 @@ def faces(count: int, seed: int = 2) -> np.ndarray:
 def test_int8_export_stays_close_to_pytorch_and_is_portable(tmp_path):
     path = random_checkpoint(tmp_path / "m.safetensors")
     int8 = OnnxBackend(export_onnx(path, tmp_path / "m8.onnx", calibration=faces(32)))
-    quantization = int8.meta["quantization"]
-    assert (
-        quantization["calibration_faces"] == 32 and "validation" not in int8.meta
-    )  # the checkpoint's figures are not its own
+    quantization = int8.description.quantization
+    assert quantization.calibration_faces == 32 and int8.description.figures is None  # not measured: no data
     graph = onnx.load(str(tmp_path / "m8.onnx")).graph
     assert "QuantizeLinear" in {node.op_type for node in graph.node}
     (first,) = [node for node in graph.node if "faces" in node.input]  # the layer reading the image stays fp32
-    assert first.op_type == "Conv" and quantization["float_layers"] == [first.name]
+    assert first.op_type == "Conv" and quantization.float_layers == (first.name,)
     assert saturation_risks(int8.path) == {}
     expected, got = TorchBackend(path).logits(faces(32, seed=5)), int8.logits(faces(32, seed=5))
     assert not torch.equal(expected, got)
@@ -44,7 +42,7 @@ def test_int8_export_stays_close_to_pytorch_and_is_portable(tmp_path):
 def test_saturation_check_flags_full_range_int8_weights(tmp_path):
     path = random_checkpoint(tmp_path / "m.safetensors")
     fp32 = export_onnx(path, tmp_path / "fp32.onnx")
-    batch = prepare_batch(faces(16), load_checkpoint(path)[1]["preprocessing"], "cpu").numpy()
+    batch = prepare_batch(faces(16), load_checkpoint(path)[1].preprocessing, "cpu").numpy()
     full_range = tmp_path / "full.onnx"  # onnxruntime's default scheme: weights up to +-127
     assert quantize_int8(fp32, full_range, batch, reduce_range=False, float_input_layers=False) == []
     risks = saturation_risks(full_range)
@@ -54,9 +52,9 @@ def test_saturation_check_flags_full_range_int8_weights(tmp_path):
 
 def with_recipe_data(path, spec) -> None:
     """Give a test checkpoint a recipe naming its validation data, as bfer train writes it."""
-    tensors, meta = load_checkpoint(path)
-    meta["recipe"] = {"data": {"train": str(spec), "val": None, "val_split": "val", "options": {}}}
-    save_checkpoint(path, tensors, meta)
+    tensors, description = load_checkpoint(path)
+    recipe = {"data": {"train": str(spec), "val": None, "val_split": "val", "options": {}}}
+    save_checkpoint(path, tensors, description.replace(recipe=recipe, validation={"float": {"accuracy": 0.5}}))
 
 
 def test_export_int8_stores_the_figures_of_the_file_itself(tmp_path):
@@ -66,7 +64,9 @@ def test_export_int8_stores_the_figures_of_the_file_itself(tmp_path):
     result = export_int8(path, tmp_path / "m8.onnx", spec, faces=8)
     assert result.calibration_faces == 8 and result.checked_faces == 8 and 0 <= result.agreement <= 1
     measured = evaluate_checkpoint(result.path, open_dataset(spec), "val", progress=False)
-    assert result.validation == OnnxBackend(result.path).meta["validation"] == measured.summary()
+    stored = OnnxBackend(result.path).description.validation
+    assert result.validation == stored["int8"] == measured.summary()
+    assert stored["float"] == {"accuracy": 0.5}  # the checkpoint's figures stay, under their own runtime path
     assert result.validation_note.endswith("val")
     with pytest.raises(BalancedFerError, match="--faces must be at least 1"):
         export_int8(path, tmp_path / "none.onnx", spec, faces=0)

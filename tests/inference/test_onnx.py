@@ -33,14 +33,14 @@ def test_onnx_matches_pytorch_with_a_dynamic_batch(tmp_path, name):
     assert torch.allclose(
         onnx_backend.logits(faces, tta="flip"), TorchBackend(path).logits(faces, tta="flip"), atol=1e-4
     )
-    assert onnx_backend.meta["class_names"][5] == "disgust" and onnx_backend.meta["preprocessing"]["input_size"] == 44
+    assert onnx_backend.description == TorchBackend(path).description  # the whole model-file contract
 
 
 def test_a_model_runs_its_own_test_time_augmentation_unless_told_otherwise(tmp_path):
     path = random_checkpoint(tmp_path / "flip.safetensors", tta="flip")
     faces = np.random.default_rng(3).integers(0, 256, (6, 48, 48, 1), dtype=np.uint8)
     for backend in (TorchBackend(path), load_backend(export_onnx(path, tmp_path / "flip.onnx"))):
-        assert backend.meta["tta"] == "flip"
+        assert backend.description.tta == "flip"
         own, flip, none = backend.logits(faces), backend.logits(faces, tta="flip"), backend.logits(faces, tta="none")
         assert torch.equal(own, flip) and not torch.allclose(own, none)
         with pytest.raises(BalancedFerError, match="must be none or flip"):
@@ -68,3 +68,52 @@ def test_evaluate_runs_the_onnx_export_like_the_checkpoint(tmp_path):
     a = evaluate_checkpoint(path, dataset, "val", cache_dir=tmp_path / "c", progress=False)
     b = evaluate_checkpoint(onnx_path, dataset, "val", cache_dir=tmp_path / "c", progress=False)
     assert a.confusion_matrix == b.confusion_matrix and a.nll == pytest.approx(b.nll, abs=1e-5)
+
+
+TRAININGS = {  # how each training leaves the training prior in the scores
+    "ce": [],
+    "balanced_softmax": ["loss.name=balanced_softmax"],
+    "logit_adjusted": ["loss.name=logit_adjusted", "loss.kwargs={tau: 0.5}"],
+    "class_balanced_sampler": ["sampler=class_balanced"],
+}
+
+
+@pytest.fixture(scope="module")
+def toy_faces(tmp_path_factory):
+    from helpers import write_toy_faces
+
+    return write_toy_faces(tmp_path_factory.mktemp("contract") / "faces", {"happy": 40, "sad": 16, "fear": 6})
+
+
+@pytest.mark.parametrize("training", TRAININGS)
+def test_an_onnx_export_scores_like_its_checkpoint_under_every_prior_and_temperature(
+    toy_faces, tmp_path, monkeypatch, training
+):
+    """The export carries what scoring needs (the prior the scores follow, the calibration
+    temperature), so ``--prior`` and ``bfer calibrate`` act on it as on the checkpoint."""
+    import json
+
+    import yaml
+
+    from balanced_fer.inference import Recognizer
+
+    monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = {
+        "name": training,
+        "data": {"train": str(toy_faces), "size": 24, "input_size": 20},
+        "model": {"name": "vgg_compact_s"},
+        "optim": {"lr": 0.05, "batch_size": 16},
+        "schedule": {"epochs": 1, "warmup_epochs": 0},
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    sets = [a for o in TRAININGS[training] for a in ("--set", o)]
+    assert main(["train", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "run"), "--no-progress", *sets]) == 0
+    calibrated = tmp_path / "calibrated.safetensors"
+    checkpoint = tmp_path / "run" / "final.safetensors"
+    assert main(["calibrate", str(checkpoint), str(toy_faces), "--out", str(calibrated), "--no-progress"]) == 0
+    assert main(["export", str(calibrated), str(tmp_path / "m.onnx")]) == 0
+    (tmp_path / "prior.json").write_text(json.dumps({"happiness": 0.2, "sadness": 0.3, "fear": 0.5}))
+    faces = np.random.default_rng(4).integers(0, 256, (9, 24, 24, 1), dtype=np.uint8)
+    for prior in (None, "uniform", "train", str(tmp_path / "prior.json")):
+        expected = Recognizer(calibrated, prior=prior).predict_proba(faces)
+        assert np.allclose(Recognizer(tmp_path / "m.onnx", prior=prior).predict_proba(faces), expected, atol=1e-5)

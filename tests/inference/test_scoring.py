@@ -4,13 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from balanced_fer.imbalance import build_loss, sampler_prior_removed
 from balanced_fer.inference.scoring import deployment_logits, fit_temperature, output_log_prior
+from balanced_fer.models import Architecture, Calibration, ModelDescription, Preprocessing
 
-META = {"class_names": ["a", "b"], "train_counts": [90, 10], "logit_adjustment": {"tau": 0.0}}
+DESCRIPTION = ModelDescription(Architecture("vgg_compact_s", 2, 1), ("a", "b"), Preprocessing(), (90, 10))
 
 
-def with_loss(name: str, **kwargs) -> dict:
-    return META | {"recipe": {"loss": {"name": name, "kwargs": kwargs}, "sampler": "instance"}}
+def with_loss(name: str, sampler: str = "instance", **kwargs) -> ModelDescription:
+    """The description training writes after ``name`` and ``sampler``: the weight they leave."""
+    removed = build_loss(name, DESCRIPTION.train_counts, **kwargs).prior_removed + sampler_prior_removed(sampler)
+    return DESCRIPTION.replace(trained_prior_weight=1.0 - removed)
 
 
 def test_output_prior_follows_the_training():
@@ -18,7 +22,10 @@ def test_output_prior_follows_the_training():
     assert np.allclose(output_log_prior(with_loss("ce")), log_train)
     assert np.allclose(output_log_prior(with_loss("balanced_softmax")), 0)
     assert np.allclose(output_log_prior(with_loss("logit_adjusted", tau=0.5)), 0.5 * log_train)
-    assert np.allclose(output_log_prior(with_loss("ce") | {"logit_adjustment": {"tau": 1.0}}), 0)
+    assert np.allclose(output_log_prior(with_loss("weighted_ce", scheme="sqrt_inverse")), 0.5 * log_train)
+    assert np.allclose(output_log_prior(with_loss("ce", sampler="class_balanced")), 0)
+    assert np.allclose(output_log_prior(with_loss("ce", sampler="square_root")), 0.5 * log_train)
+    assert np.allclose(output_log_prior(with_loss("ce").replace(post_hoc_tau=1.0)), 0)
 
 
 def test_retargeting_to_a_prior(tmp_path):
@@ -43,7 +50,7 @@ def test_retargeting_to_a_prior(tmp_path):
 def test_temperature_is_applied_first_and_recovered_by_fitting():
     logits = torch.tensor([[2.0, 0.0]])
     assert torch.allclose(
-        deployment_logits(logits, META | {"calibration": {"temperature": 2.0}}), torch.tensor([[1.0, 0.0]])
+        deployment_logits(logits, DESCRIPTION.replace(calibration=Calibration(2.0))), torch.tensor([[1.0, 0.0]])
     )
     rng = np.random.default_rng(0)
     true_logits = torch.as_tensor(rng.normal(0, 2, (4000, 3)), dtype=torch.float32)

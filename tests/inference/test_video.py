@@ -5,7 +5,8 @@ import pytest
 from balanced_fer.data import read_image
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.inference import Face, Recognizer
-from balanced_fer.inference.video import FaceTracker, predict_video
+from balanced_fer.inference.tracking import FaceTracker
+from balanced_fer.inference.video import predict_video
 from helpers import EXAMPLES, frames_to_video, random_checkpoint
 
 

@@ -5,12 +5,16 @@ import torch
 
 from balanced_fer.errors import BalancedFerError
 from balanced_fer.models import (
+    Architecture,
+    ModelDescription,
+    Preprocessing,
     create_model,
     default_input_size,
     list_models,
+    load_model,
     load_pretrained,
+    save_checkpoint,
 )
-from balanced_fer.models.checkpoint import load_model, model_meta, save_checkpoint
 
 
 def _kwargs(name: str) -> dict:
@@ -47,14 +51,11 @@ def test_checkpoint_round_trip(name, tmp_path):
     model = create_model(name, num_classes=5, in_chans=1, **kwargs)
     model(_input(name, 1))  # one training step's worth of running statistics
     model.eval()
-    path = save_checkpoint(
-        tmp_path / "m.safetensors",
-        model.state_dict(),
-        {"model": model_meta(name, kwargs, 5, 1), "class_names": list("abcde")},
-    )
-    loaded, meta = load_model(path)
+    description = ModelDescription(Architecture(name, 5, 1, kwargs), tuple("abcde"), Preprocessing(), (1,) * 5)
+    path = save_checkpoint(tmp_path / "m.safetensors", model.state_dict(), description)
+    loaded, loaded_description = load_model(path)
     x = _input(name, 1)
-    assert torch.equal(model(x), loaded(x)) and meta["class_names"] == list("abcde")
+    assert torch.equal(model(x), loaded(x)) and loaded_description == description
 
 
 @pytest.mark.parametrize("name,params", [("resnet18", 11_689_512), ("resnet34", 21_797_672), ("resnet50", 25_557_032)])

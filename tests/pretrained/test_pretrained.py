@@ -12,6 +12,7 @@ from balanced_fer.inference import saturation_risks
 from balanced_fer.inference.backends import OnnxBackend, TorchBackend, load_backend
 from balanced_fer.inference.evaluate import deployed_labels, evaluate_checkpoint
 from balanced_fer.models.checkpoint import load_checkpoint
+from balanced_fer.models.description import FORMAT_VERSION
 from balanced_fer.pretrained import DEFAULT_MODEL, list_pretrained, model_card, pretrained_path, resolve_model
 from helpers import EXAMPLES
 
@@ -21,16 +22,20 @@ def test_default_model_ships_small_with_its_card():
     path = pretrained_path("default")
     shipped = path.stat().st_size + path.with_suffix(".onnx").stat().st_size
     assert path == pretrained_path(DEFAULT_MODEL) and shipped <= 20 * 2**20  # weights and their ONNX export
-    _, meta = load_checkpoint("default")
-    assert meta["class_names"] == ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear"]
+    _, description = load_checkpoint("default")
+    assert description.class_names == ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
+    assert description.format_version == FORMAT_VERSION  # shipped files are written in the current format
+    exported = load_backend("default").description
+    assert exported.replace(validation={}, quantization=None) == description.replace(validation={})
     card = model_card()
-    for runtime in (meta, load_backend("default").meta):  # the checkpoint, and the file prediction runs
+    for runtime in (description, exported):  # the checkpoint, and the file prediction runs
         figures = " | ".join(
-            f"{100 * runtime['validation'][f]:.2f}%" for f in ("accuracy", "mean_class_accuracy", "macro_f1")
+            f"{100 * runtime.figures[f]:.2f}%" for f in ("accuracy", "mean_class_accuracy", "macro_f1")
         )
         assert f"| {figures} |" in card
-    assert "Known limits" in card and f"configs/{meta['recipe']['name']}.yaml" in card
-    assert (Path(__file__).resolve().parents[2] / "configs" / f"{meta['recipe']['name']}.yaml").is_file()
+    recipe = description.recipe["name"]
+    assert "Known limits" in card and f"configs/{recipe}.yaml" in card
+    assert (Path(__file__).resolve().parents[2] / "configs" / f"{recipe}.yaml").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +48,7 @@ def test_shipped_export_gives_the_checkpoints_labels_on_every_cpu(val_faces):
     assert isinstance(export, OnnxBackend)  # prediction runs the export
     assert resolve_model("default", prefer_onnx=False).suffix == ".safetensors"
     checkpoint = TorchBackend(pretrained_path())
-    if "quantization" not in export.meta:
+    if not export.description.quantization:
         assert np.abs(checkpoint.logits(val_faces).numpy() - export.logits(val_faces).numpy()).max() < 1e-4
         return
     # int8: no weight lets a CPU without VNNI (AVX2) saturate, so it computes what VNNI / AMX CPUs do
@@ -67,14 +72,14 @@ def test_names_resolve_and_unknown_names_are_clear(tmp_path):
 
 
 def test_shipped_model_reproduces_its_validation_figures(shared_datasets, cache_dir, capsys):
-    _, meta = load_checkpoint("default")
+    checkpoint = load_checkpoint("default")[1].figures
     val = open_dataset(shared_datasets / "fer2013")
     result = evaluate_checkpoint(pretrained_path(), val, "val", cache_dir=cache_dir, progress=False)
-    assert result.accuracy == pytest.approx(meta["validation"]["accuracy"], abs=1e-6)
-    assert result.mean_class_accuracy == pytest.approx(meta["validation"]["mean_class_accuracy"], abs=1e-6)
+    assert result.accuracy == pytest.approx(checkpoint["accuracy"], abs=1e-6)
+    assert result.mean_class_accuracy == pytest.approx(checkpoint["mean_class_accuracy"], abs=1e-6)
     assert result.mean_class_accuracy > 0.5  # far above chance (1/7): a trained model, not a placeholder
     runs = evaluate_checkpoint("default", val, "val", cache_dir=cache_dir, progress=False)  # what prediction runs
-    stored = load_backend("default").meta["validation"]  # the figures it carries, for bfer models and the service
+    stored = load_backend("default").description.figures  # the figures it carries, for bfer models and the service
     assert runs.accuracy == pytest.approx(stored["accuracy"], abs=1e-6)
     assert runs.mean_class_accuracy == pytest.approx(stored["mean_class_accuracy"], abs=1e-6)
     assert (
@@ -95,7 +100,7 @@ def test_service_reports_the_figures_of_what_it_runs():
 
     with TestClient(create_app("default", ServiceLimits())) as client:
         (model,) = client.get("/v1/models").json()["models"]
-    assert model["validation"] == load_backend("default").meta["validation"]
+    assert model["validation"] == load_backend("default").description.figures
     assert model["validation"]["accuracy"] > 0.5
 
 

@@ -84,9 +84,10 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
         assert (out / name).is_file(), name
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and rows[-1]["train_loss"] < rows[0]["train_loss"]
-    _, meta = load_checkpoint(out / "final.safetensors")
-    assert meta["class_names"] == ["happiness", "sadness", "fear"] and meta["decoupled"] == "crt"
-    assert meta["preprocessing"]["input_size"] == 20 and meta["recipe"]["name"] == "toy"
+    _, description = load_checkpoint(out / "final.safetensors")
+    assert description.class_names == ("happiness", "sadness", "fear") and description.provenance.decoupled == "crt"
+    assert description.preprocessing.input_size == 20 and description.recipe["name"] == "toy"
+    assert description.trained_prior_weight == 0.0  # cRT refits the head under class-balanced sampling
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["validation"]["accuracy"] > 0.5  # the toy classes are easy to tell apart
     report = tmp_path / "eval.json"
@@ -133,7 +134,7 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
         == 0
     )
     assert (
-        load_checkpoint(lws)[1]["decoupled"] == "lws"
+        load_checkpoint(lws)[1].provenance.decoupled == "lws"
         and json.loads((tmp_path / "lws.json").read_text())["num_samples"] == 28
     )
     assert main(["models", "vgg*"]) == 0 and "vgg_compact_s" in capsys.readouterr().out

@@ -32,7 +32,7 @@ class AugmentConfig:
     mix_prob: float = 0.5  # probability that a batch is mixed when mixup / cutmix is on
 
 
-def to_float(images: torch.Tensor, mean: float = 0.5, std: float = 0.25) -> torch.Tensor:
+def to_float(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """(N, H, W, C) or (N, C, H, W) uint8 -> normalised float (N, C, H, W)."""
     if images.ndim == 4 and images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
         images = images.permute(0, 3, 1, 2)

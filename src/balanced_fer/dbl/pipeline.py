@@ -26,7 +26,7 @@ from ..errors import BalancedFerError
 from ..evaluation import evaluation_paths
 from ..imbalance.subsets import balanced_subsets
 from ..models import create_model
-from ..models.checkpoint import load_checkpoint, remove_partial_saves, save_checkpoint
+from ..models.checkpoint import load_checkpoint, load_training_state, remove_partial_saves, save_checkpoint
 from ..training.recipe import Recipe
 from ..training.trainer import Trainer, TrainerHooks, TrainingData, load_training_data
 from .masks import OwnershipMasks, prunable_weights
@@ -184,9 +184,9 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
     masks = OwnershipMasks(template)
     done: list[str] = []
     if state_path.exists():
-        tensors, meta = load_checkpoint(state_path)
+        tensors, _, state = load_training_state(state_path)
         masks.load_state_tensors(tensors)
-        done = meta["completed"]
+        done = state["completed"]
     start: Path | None = None  # each phase starts from the previous one's model
     history = []
     for phase in phases(recipe):
@@ -202,7 +202,7 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
                 hooks=hooks,
             ).fit()
             done.append(phase.name)
-            save_checkpoint(state_path, masks.state_tensors(), {"completed": done, "recipe": recipe.to_dict()})
+            save_checkpoint(state_path, masks.state_tensors(), state={"completed": done, "recipe": recipe.to_dict()})
         summary = json.loads((folder / "summary.json").read_text())
         history.append(
             {
@@ -218,16 +218,16 @@ def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bo
 
 def _export(recipe: Recipe, out_dir: Path, last: Path, masks: OwnershipMasks, subsets, history) -> dict[str, Any]:
     """The final stage's model as a plain dense checkpoint, with its validation report."""
-    tensors, meta = load_checkpoint(last)
-    meta = meta | {
-        "recipe": recipe.to_dict(),
-        "dbl": {
-            "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets],
-            "phases": history,
-            "layer_sparsity": layer_sparsity(masks),
-        },
+    tensors, description = load_checkpoint(last)
+    dbl = {
+        "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets],
+        "phases": history,
+        "layer_sparsity": layer_sparsity(masks),
     }
-    final = save_checkpoint(out_dir / "final.safetensors", tensors, meta)
+    description = description.replace(
+        recipe=recipe.to_dict(), provenance=dataclasses.replace(description.provenance, dbl=dbl)
+    )
+    final = save_checkpoint(out_dir / "final.safetensors", tensors, description)
     shutil.copytree(last.parent / "eval", out_dir / "eval", dirs_exist_ok=True)  # the final stage's report
     reports = evaluation_paths(out_dir / "eval", "val")
     summary = {

@@ -1,6 +1,14 @@
 """Faces: detection behind one interface (BlazeFace shipped) and landmark alignment."""
 
 from .align import align_face, alignment_matrix
-from .detector import LANDMARKS, BlazeFaceDetector, DetectedFace, FaceDetector
+from .detector import DEFAULT_DETECTOR, LANDMARKS, BlazeFaceDetector, DetectedFace, FaceDetector
 
-__all__ = ["LANDMARKS", "BlazeFaceDetector", "DetectedFace", "FaceDetector", "align_face", "alignment_matrix"]
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "LANDMARKS",
+    "BlazeFaceDetector",
+    "DetectedFace",
+    "FaceDetector",
+    "align_face",
+    "alignment_matrix",
+]

@@ -49,6 +49,7 @@ BLAZEFACE = {
     "short": BlazeFaceSpec("face_detection_short_range.tflite", 128, (8, 16), (2, 6)),
     "full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,)),
 }
+DEFAULT_DETECTOR = "full"  # finds faces from close-ups to about 5 m; "short" is for selfies
 
 
 def ssd_anchors(spec: BlazeFaceSpec) -> np.ndarray:
@@ -82,7 +83,7 @@ class BlazeFaceDetector:
     """BlazeFace on LiteRT: ``model`` is ``full``, ``short`` or a path to a BlazeFace ``.tflite`` of
     the full-range layout."""
 
-    def __init__(self, model: str = "full", min_score: float = 0.5, iou: float = 0.3, threads: int = 1):
+    def __init__(self, model: str = DEFAULT_DETECTOR, min_score: float = 0.5, iou: float = 0.3, threads: int = 1):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:

@@ -2,6 +2,15 @@
 
 from .adjust import adjust_logits, prior_from
 from .losses import LOSSES, build_loss, class_weights
-from .samplers import SAMPLERS, epoch_indices
+from .samplers import SAMPLERS, epoch_indices, sampler_prior_removed
 
-__all__ = ["LOSSES", "SAMPLERS", "adjust_logits", "build_loss", "class_weights", "epoch_indices", "prior_from"]
+__all__ = [
+    "LOSSES",
+    "SAMPLERS",
+    "adjust_logits",
+    "build_loss",
+    "class_weights",
+    "epoch_indices",
+    "prior_from",
+    "sampler_prior_removed",
+]

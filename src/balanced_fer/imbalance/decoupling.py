@@ -10,22 +10,20 @@ parameter count and goes through the normal evaluate / export paths.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import BalancedFerError
-from ..models import prepare_batch
-from .samplers import epoch_indices
+from ..models import Preprocessing, prepare_batch
+from .samplers import epoch_indices, sampler_prior_removed
 
 METHODS = ("crt", "tau_norm", "lws")
 
 
 @torch.no_grad()
 def extract_features(
-    model, images: np.ndarray, preprocessing: dict[str, Any], device, batch_size: int = 512
+    model, images: np.ndarray, preprocessing: Preprocessing, device, batch_size: int = 512
 ) -> torch.Tensor:
     """Pooled features (N, D) of uint8 faces with the model in eval mode, on the CPU."""
     model.eval()
@@ -73,16 +71,18 @@ def _fit_on_features(
 
 
 def decouple_classifier(
-    model, images: np.ndarray, labels: np.ndarray, preprocessing: dict[str, Any], cfg, *, device="cpu", seed: int = 0
-) -> None:
+    model, images: np.ndarray, labels: np.ndarray, preprocessing: Preprocessing, cfg, *, device="cpu", seed: int = 0
+) -> float | None:
     """Re-balance ``model``'s head in place with ``cfg.method`` (see module doc); ``cfg`` has
-    ``method``, ``epochs``, ``lr``, ``tau`` and ``sampler``."""
+    ``method``, ``epochs``, ``lr``, ``tau`` and ``sampler``. Returns the training-prior weight the new
+    head's scores follow (a head refitted by cross-entropy under ``cfg.sampler``), or None where the
+    method leaves it unmeasured (tau-norm)."""
     if cfg.method not in METHODS:
         raise BalancedFerError(f"unknown decoupling method {cfg.method!r}; available: {', '.join(METHODS)}")
     head = model.get_classifier()
     if cfg.method == "tau_norm":
         tau_normalize(head, cfg.tau)
-        return
+        return None
     features = extract_features(model, images, preprocessing, device)
     torch.manual_seed(seed)
     if cfg.method == "crt":
@@ -106,3 +106,4 @@ def decouple_classifier(
     with torch.no_grad():
         head.weight.copy_(weight.to(head.weight.device))
         head.bias.copy_(bias.to(head.bias.device))
+    return 1.0 - sampler_prior_removed(cfg.sampler)

@@ -1,7 +1,11 @@
 """Long-tail losses, each addressable by name from a recipe: ``build_loss(name, class_counts, **kw)``.
 
 Every loss takes ``(logits, targets)`` with integer targets; ``set_epoch`` lets scheduled losses
-(LDAM-DRW) change with training.
+(LDAM-DRW) change with training. Each declares ``prior_removed``: how much of the log training prior
+its minimiser no longer carries in the scores (0 for cross-entropy, whose scores follow the training
+frequencies; 1 for balanced softmax or inverse-frequency weights, whose scores follow a uniform
+prior). Training records it in the model file, so that prediction can re-target the scores to any
+prior (``inference.scoring``) without knowing the loss.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ def register_loss(name: str):
     return decorate
 
 
+SCHEME_PRIOR_REMOVED = {"inverse": 1.0, "sqrt_inverse": 0.5, "effective": 1.0, "dbl": 1.0}  # weights ~ n_c^-q remove q
+
+
 def class_weights(counts: Sequence[int], scheme: str = "inverse", beta: float = 0.9999) -> torch.Tensor:
     """Per-class weights with mean 1: ``inverse`` (1/n_c), ``sqrt_inverse`` (1/sqrt n_c),
     ``effective`` (Cui et al. 2019: (1 - beta) / (1 - beta^n_c)), ``dbl`` ((N - n_c) / n_c, DBL's)."""
@@ -45,6 +52,8 @@ def class_weights(counts: Sequence[int], scheme: str = "inverse", beta: float = 
 
 class LongTailLoss(nn.Module):
     """Base: holds the training class counts as a buffer (moves with ``.to(device)``)."""
+
+    prior_removed: float = 0.0
 
     def __init__(self, class_counts: Sequence[int]):
         super().__init__()
@@ -81,6 +90,7 @@ class WeightedCrossEntropy(LongTailLoss):
         super().__init__(class_counts)
         self.register_buffer("weight", class_weights(class_counts, scheme, beta))
         self.label_smoothing = label_smoothing
+        self.prior_removed = SCHEME_PRIOR_REMOVED[scheme]
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, targets, weight=self.weight, label_smoothing=self.label_smoothing)
@@ -94,6 +104,7 @@ class FocalLoss(LongTailLoss):
         super().__init__(class_counts)
         self.gamma = gamma
         self.register_buffer("weight", class_weights(class_counts, scheme) if scheme else torch.ones(len(class_counts)))
+        self.prior_removed = SCHEME_PRIOR_REMOVED[scheme] if scheme else 0.0
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
@@ -124,6 +135,7 @@ class LDAMLoss(LongTailLoss):
         self.register_buffer("drw_weight", class_weights(class_counts, "effective", beta))
         self.scale, self.drw_epoch = scale, drw_epoch
         self.reweight = False
+        self.prior_removed = 0.0 if drw_epoch is None else SCHEME_PRIOR_REMOVED["effective"]  # the weights it ends with
 
     def set_epoch(self, epoch: int) -> None:
         self.reweight = self.drw_epoch is not None and epoch >= self.drw_epoch
@@ -142,6 +154,7 @@ class LogitAdjustedLoss(LongTailLoss):
     def __init__(self, class_counts: Sequence[int], tau: float = 1.0):
         super().__init__(class_counts)
         self.tau = tau
+        self.prior_removed = tau
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits + self.tau * self.log_prior, targets)

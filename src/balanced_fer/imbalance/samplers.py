@@ -4,6 +4,10 @@ Each draws class c with probability proportional to n_c^q: ``instance`` (q = 1, 
 ``square_root`` (q = 1/2), ``class_balanced`` (q = 0), and ``progressive`` (Kang et al. 2020), which
 moves linearly from instance to class-balanced over training. Non-instance samplers draw with
 replacement; an epoch has as many draws as the training set has samples.
+
+A model trained on classes drawn by n_c^q carries pi_train^q in its scores: a sampler removes
+1 - q of the training prior (``progressive`` ends class-balanced), which training records in the
+model file (see :func:`sampler_prior_removed`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,15 @@ import numpy as np
 
 from ..errors import BalancedFerError
 
-SAMPLERS = ("instance", "square_root", "class_balanced", "progressive")
+EXPONENTS = {"instance": 1.0, "square_root": 0.5, "class_balanced": 0.0}  # q of each fixed sampler
+SAMPLERS = (*EXPONENTS, "progressive")
+
+
+def sampler_prior_removed(sampler: str) -> float:
+    """How much of the log training prior a model trained with ``sampler`` no longer carries."""
+    if sampler not in SAMPLERS:
+        raise BalancedFerError(f"unknown sampler {sampler!r}; available: {', '.join(SAMPLERS)}")
+    return 1.0 - EXPONENTS.get(sampler, EXPONENTS["class_balanced"])
 
 
 def class_probabilities(counts: np.ndarray, q: float) -> np.ndarray:
@@ -35,7 +47,7 @@ def epoch_indices(labels: np.ndarray, sampler: str, epoch: int, total_epochs: in
         t = epoch / max(total_epochs - 1, 1)
         probs = (1 - t) * class_probabilities(counts, 1.0) + t * class_probabilities(counts, 0.0)
     else:
-        probs = class_probabilities(counts, {"square_root": 0.5, "class_balanced": 0.0}[sampler])
+        probs = class_probabilities(counts, EXPONENTS[sampler])
     classes = rng.choice(len(counts), size=len(labels), p=probs)
     members = [np.flatnonzero(labels == c) for c in range(len(counts))]
     out = np.empty(len(labels), dtype=np.int64)

@@ -1,18 +1,25 @@
-"""Running trained models: PyTorch and ONNX backends, export, evaluation of a model file."""
+"""Running trained models: PyTorch and ONNX backends, export, evaluation of a model file.
 
-from .backends import OnnxBackend, TorchBackend, load_backend
-from .evaluate import evaluate_checkpoint
-from .export import export_onnx, saturation_risks
-from .recognizer import Face, Prediction, Recognizer
+Names are imported on first use, so light modules (``tracking``) load without PyTorch.
+"""
 
-__all__ = [
-    "Face",
-    "OnnxBackend",
-    "Prediction",
-    "Recognizer",
-    "TorchBackend",
-    "evaluate_checkpoint",
-    "export_onnx",
-    "load_backend",
-    "saturation_risks",
-]
+import importlib
+
+_HOMES = {
+    "Face": "recognizer",
+    "OnnxBackend": "backends",
+    "Prediction": "recognizer",
+    "Recognizer": "recognizer",
+    "TorchBackend": "backends",
+    "evaluate_checkpoint": "evaluate",
+    "export_onnx": "export",
+    "load_backend": "backends",
+    "saturation_risks": "export",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

@@ -1,29 +1,28 @@
 """Scoring faces with a trained model: the PyTorch checkpoint itself, or its ONNX export.
 
-Both backends read the same self-description (class names, preprocessing, training class counts,
-post-hoc adjustment) and return logits for uint8 face arrays, so everything above them (evaluation,
-prediction) does not care which one runs. Writing ONNX files lives in :mod:`.export`.
+Both backends read the same :class:`~balanced_fer.models.ModelDescription` from their file and return
+logits for uint8 face arrays, so everything above them (evaluation, prediction) does not care which
+one runs. Writing ONNX files lives in :mod:`.export`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import BalancedFerError
-from ..models import predict_logits, prepare_batch
-from ..models.checkpoint import INFERENCE_FIELDS, META_KEY, load_model, parse_meta
+from ..models import ModelDescription, load_model, predict_logits, prepare_batch
+from ..models.description import META_KEY, TTA_MODES
 from ..pretrained import resolve_model
 
 
-def model_tta(meta: dict[str, Any], tta: str | None) -> str:
+def model_tta(description: ModelDescription, tta: str | None) -> str:
     """The test-time augmentation to run: ``tta`` if given, else the model's own (its recipe's
-    ``eval.tta``, which chose its checkpoint), else none."""
-    tta = tta if tta is not None else meta.get("tta", "none")
-    if tta not in ("none", "flip"):
+    ``eval.tta``, which chose its checkpoint)."""
+    tta = tta if tta is not None else description.tta
+    if tta not in TTA_MODES:
         raise BalancedFerError(f"test-time augmentation must be none or flip, got {tta!r}")
     return tta
 
@@ -33,7 +32,7 @@ class TorchBackend:
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path = Path(path)
-        self.model, self.meta = load_model(path, device, required=INFERENCE_FIELDS)
+        self.model, self.description = load_model(path, device)
         self.model.to(memory_format=torch.channels_last)
         self.device = device
 
@@ -41,9 +40,9 @@ class TorchBackend:
         return predict_logits(
             self.model,
             images,
-            self.meta["preprocessing"],
+            self.description.preprocessing,
             device=self.device,
-            tta=model_tta(self.meta, tta),
+            tta=model_tta(self.description, tta),
             batch_size=batch_size,
             channels_last=True,  # about a quarter faster for these convolutions on CPU
         )
@@ -72,14 +71,14 @@ class OnnxBackend:
         props = self.session.get_modelmeta().custom_metadata_map
         if META_KEY not in props:
             raise BalancedFerError(f"{path}: ONNX model without balanced-fer metadata (export it with bfer export)")
-        self.meta = parse_meta(props[META_KEY], path, required=INFERENCE_FIELDS)
+        self.description = ModelDescription.from_json(props[META_KEY], path)
         self.input_name = self.session.get_inputs()[0].name
 
     def logits(self, images: np.ndarray, tta: str | None = None, batch_size: int = 512) -> torch.Tensor:
-        tta = model_tta(self.meta, tta)
+        tta = model_tta(self.description, tta)
         outputs = []
         for start in range(0, len(images), batch_size):
-            x = prepare_batch(images[start : start + batch_size], self.meta["preprocessing"], "cpu").numpy()
+            x = prepare_batch(images[start : start + batch_size], self.description.preprocessing, "cpu").numpy()
             logits = self.session.run(None, {self.input_name: x})[0]
             if tta == "flip":
                 logits = (logits + self.session.run(None, {self.input_name: np.ascontiguousarray(x[..., ::-1])})[0]) / 2

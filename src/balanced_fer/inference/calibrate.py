@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..data import FaceDataset, load_arrays
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions
-from ..models.checkpoint import load_checkpoint, save_checkpoint
+from ..models import Calibration, ModelDescription, load_checkpoint, save_checkpoint
 from .backends import TorchBackend
 from .scoring import deployment_logits, fit_temperature
 
@@ -23,22 +22,23 @@ def calibrate_checkpoint(
     if split == "test":
         raise BalancedFerError("calibrate on validation data, never on a test split")
     backend = TorchBackend(checkpoint)
-    meta = backend.meta
-    if list(dataset.class_names) != meta["class_names"]:
-        raise BalancedFerError(f"{checkpoint}: calibration data must have the model's classes {meta['class_names']}")
-    pre = meta["preprocessing"]
-    arrays = load_arrays(dataset, split, pre["size"], pre["channels"], progress=progress)
+    description = backend.description
+    if tuple(dataset.class_names) != description.class_names:
+        raise BalancedFerError(
+            f"{checkpoint}: calibration data must have the model's classes {list(description.class_names)}"
+        )
+    pre = description.preprocessing
+    arrays = load_arrays(dataset, split, pre.size, pre.channels, progress=progress)
     raw = backend.logits(arrays.images)
-    uncalibrated = meta | {"calibration": {"temperature": 1.0}}
+    uncalibrated = description.replace(calibration=Calibration())
     shift = deployment_logits(torch.zeros(1, raw.shape[1]), uncalibrated)[0]
     temperature = fit_temperature(raw, arrays.labels, shift)
-    calibrated = meta | {"calibration": {"temperature": temperature, "data": f"{dataset.root} [{split}]"}}
+    calibrated = description.replace(calibration=Calibration(temperature, f"{dataset.root} [{split}]"))
 
-    def evaluate(description: dict) -> Evaluation:
-        probabilities = torch.softmax(deployment_logits(raw, description), dim=1).numpy()
-        counts = np.asarray(meta["train_counts"])
+    def evaluate(scoring: ModelDescription) -> Evaluation:
+        probabilities = torch.softmax(deployment_logits(raw, scoring), dim=1).numpy()
         return evaluate_predictions(
-            arrays.labels, dataset.class_names, probabilities=probabilities, train_counts=counts
+            arrays.labels, dataset.class_names, probabilities=probabilities, train_counts=list(description.train_counts)
         )
 
     tensors, _ = load_checkpoint(checkpoint)

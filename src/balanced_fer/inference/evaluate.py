@@ -10,13 +10,14 @@ import torch
 from ..data import FaceDataset, load_arrays, open_dataset
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions
+from ..models import ModelDescription
 from .backends import load_backend
 from .scoring import deployment_logits
 
 
-def validation_dataset(meta: dict) -> tuple[FaceDataset, str]:
+def validation_dataset(description: ModelDescription) -> tuple[FaceDataset, str]:
     """The validation dataset and split named by a model's recipe."""
-    data = (meta.get("recipe") or {}).get("data")
+    data = (description.recipe or {}).get("data")
     if not data:
         raise BalancedFerError("the model file names no validation data (it carries no training recipe)")
     return open_dataset(data["val"] or data["train"], **data["options"]), data["val_split"]
@@ -39,17 +40,17 @@ def evaluate_checkpoint(
     evaluates on 7-class FER2013 by dropping its contempt score). ``tau`` overrides the stored post-hoc
     adjustment; ``prior`` re-targets the scores (see :func:`~balanced_fer.inference.scoring.deployment_logits`)."""
     backend = load_backend(checkpoint, device)
-    meta = backend.meta
-    pre = meta["preprocessing"]
-    model_classes = meta["class_names"]
+    description = backend.description
+    pre = description.preprocessing
+    model_classes = list(description.class_names)
     missing = [c for c in dataset.class_names if c not in model_classes]
     if missing:
         raise BalancedFerError(f"{checkpoint}: the model does not know the dataset's classes {missing}")
-    arrays = load_arrays(dataset, split, pre["size"], pre["channels"], cache_dir=cache_dir, progress=progress)
+    arrays = load_arrays(dataset, split, pre.size, pre.channels, cache_dir=cache_dir, progress=progress)
     if tau is not None:
-        meta = meta | {"logit_adjustment": {"tau": tau}}
-    logits = deployment_logits(backend.logits(arrays.images, tta=tta), meta, prior)
-    counts = np.asarray(meta["train_counts"], dtype=np.float64)
+        description = description.replace(post_hoc_tau=tau)
+    logits = deployment_logits(backend.logits(arrays.images, tta=tta), description, prior)
+    counts = np.asarray(description.train_counts, dtype=np.float64)
     columns = [model_classes.index(c) for c in dataset.class_names]
     probabilities = torch.softmax(logits[:, columns], dim=1).numpy()
     return evaluate_predictions(
@@ -60,7 +61,7 @@ def evaluate_checkpoint(
 def deployed_probabilities(backend, faces: np.ndarray) -> np.ndarray:
     """(N, K) scores a backend gives ``faces`` (uint8, at the model's face size) as deployed: its own
     test-time augmentation and post-hoc adjustment."""
-    return torch.softmax(deployment_logits(backend.logits(faces), backend.meta), dim=1).numpy()
+    return torch.softmax(deployment_logits(backend.logits(faces), backend.description), dim=1).numpy()
 
 
 def deployed_labels(backend, faces: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ choice.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,11 @@ import torch
 
 from ..data import FaceDataset, load_arrays, open_dataset
 from ..errors import BalancedFerError
-from ..models import prepare_batch
-from ..models.checkpoint import META_KEY, load_model
+from ..models import ModelDescription, Preprocessing, Quantization, load_model, prepare_batch
+from ..models.description import META_KEY
 from .backends import OnnxBackend, TorchBackend
 from .evaluate import evaluate_checkpoint, label_agreement, validation_dataset
 
-META_FIELDS = ("class_names", "preprocessing", "train_counts", "logit_adjustment", "tta", "model", "validation")
 INT16_MAX = 2**15 - 1
 PORTABLE_WEIGHT_LIMIT = INT16_MAX // (2 * 255)  # 64: two uint8 x int8 products then fit an int16
 
@@ -43,18 +41,18 @@ def export_onnx(
     validation: tuple[FaceDataset, str] | None = None,
 ) -> Path:
     """Export a checkpoint to ONNX with a dynamic batch axis; input ``faces`` is the preprocessed
-    (N, C, input_size, input_size) float batch, output ``logits``. The checkpoint's description
-    (class names, preprocessing, training counts, post-hoc adjustment) goes into the metadata.
+    (N, C, input_size, input_size) float batch, output ``logits``. The checkpoint's whole
+    :class:`~balanced_fer.models.ModelDescription` goes into the metadata.
 
     With ``calibration`` (uint8 faces, N x size x size x C) the export is quantized to int8 (static:
     per-channel weights within 7 bits, uint8 activations whose ranges are measured on those faces; the
-    layer that reads the image stays fp32). Its scores then differ slightly from the checkpoint's, so
-    the checkpoint's validation figures are dropped; with ``validation`` (a dataset and split) the int8
-    file's own figures are measured and stored instead."""
+    layer that reads the image stays fp32) and records how. Its scores then differ slightly from the
+    checkpoint's: with ``validation`` (a dataset and split) its own figures are measured and stored
+    beside the checkpoint's (``validation["int8"]`` and ``["float"]``)."""
     onnx = _import_onnx()
-    model, meta = load_model(checkpoint)
-    pre = meta["preprocessing"]
-    example = torch.zeros(1, pre["channels"], pre["input_size"], pre["input_size"])
+    model, description = load_model(checkpoint)
+    pre = description.preprocessing
+    example = torch.zeros(1, pre.channels, pre.input_size, pre.input_size)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fp32 = out if calibration is None else out.with_name(f".{out.name}.fp32.tmp")
@@ -70,7 +68,6 @@ def export_onnx(
             output_names=["logits"],
             dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}},
         )
-    description: dict[str, Any] = {k: meta[k] for k in META_FIELDS if k in meta}
     if calibration is None:
         _write_description(onnx, out, description)
         return out
@@ -81,18 +78,28 @@ def export_onnx(
     risks = saturation_risks(out)
     if risks:  # quantize_int8 keeps weights within 7 bits: this is a bug, not a user error
         raise BalancedFerError(f"{out}: int8 weights beyond +-{PORTABLE_WEIGHT_LIMIT}: {risks}")
-    description.pop("validation", None)  # the checkpoint's figures; the int8 file's own are measured below
-    description["quantization"] = {
-        "weights": f"int8 within +-{PORTABLE_WEIGHT_LIMIT} (7 bits), per channel",
-        "activations": "uint8",
-        "float_layers": float_layers,
-        "calibration_faces": len(calibration),
-    }
+    quantization = Quantization(
+        weights=f"int8 within +-{PORTABLE_WEIGHT_LIMIT} (7 bits), per channel",
+        activations="uint8",
+        float_layers=tuple(float_layers),
+        calibration_faces=len(calibration),
+    )
+    float_figures = {k: v for k, v in description.validation.items() if k == "float"}
+    description = description.replace(quantization=quantization, validation=float_figures)
     _write_description(onnx, out, description)
     if validation is not None:
         figures = evaluate_checkpoint(out, *validation, progress=False)
-        _write_description(onnx, out, description | {"validation": figures.summary()})
+        _write_description(onnx, out, description.replace(validation=float_figures | {"int8": figures.summary()}))
     return out
+
+
+def export_gap(checkpoint: str | Path, exported: str | Path, faces: int = 8, seed: int = 0) -> float:
+    """The largest difference between the logits of a checkpoint and of its ONNX export on ``faces``
+    random faces: a float export differs by rounding only (around 1e-6)."""
+    reference = TorchBackend(checkpoint)
+    pre = reference.description.preprocessing
+    images = np.random.default_rng(seed).integers(0, 256, (faces, pre.size, pre.size, pre.channels), np.uint8)
+    return float((reference.logits(images) - OnnxBackend(exported).logits(images)).abs().max())
 
 
 @dataclass(frozen=True)
@@ -122,16 +129,18 @@ def export_int8(
     if faces < 1:
         raise BalancedFerError(f"--faces must be at least 1, got {faces}")
     reference = TorchBackend(checkpoint)
-    calibration, check = calibration_sample(open_dataset(spec), split, reference.meta["preprocessing"], faces, progress)
+    calibration, check = calibration_sample(
+        open_dataset(spec), split, reference.description.preprocessing, faces, progress
+    )
     try:
-        validation = validation_dataset(reference.meta)
+        validation = validation_dataset(reference.description)
         note = f"measured on {validation[0].name} {validation[1]}"
     except BalancedFerError as err:
         validation, note = None, f"not measured: {err}"
     path = export_onnx(checkpoint, out, opset=opset, calibration=calibration, validation=validation)
     exported = OnnxBackend(path)
     agreement = label_agreement(reference, exported, check) if len(check) else None
-    return Int8Export(path, len(calibration), len(check), agreement, exported.meta.get("validation"), note)
+    return Int8Export(path, len(calibration), len(check), agreement, exported.description.figures, note)
 
 
 def _import_onnx():
@@ -142,21 +151,20 @@ def _import_onnx():
     return onnx
 
 
-def _write_description(onnx, path: Path, description: dict[str, Any]) -> None:
+def _write_description(onnx, path: Path, description: ModelDescription) -> None:
     graph = onnx.load(str(path))
     del graph.metadata_props[:]
-    graph.metadata_props.add(key=META_KEY, value=json.dumps(description))
+    graph.metadata_props.add(key=META_KEY, value=description.to_json())
     onnx.save(graph, str(path))
 
 
 def calibration_sample(
-    dataset: FaceDataset, split: str, preprocessing: dict[str, Any], count: int, progress: bool = False, seed: int = 0
+    dataset: FaceDataset, split: str, preprocessing: Preprocessing, count: int, progress: bool = False, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint random samples of ``count`` faces of ``dataset``'s ``split`` (in file order, at the
     model's face size): one to measure int8 activation ranges on, one to check the quantized model
     against the checkpoint."""
-    pre = preprocessing
-    images = load_arrays(dataset, split, pre["size"], pre["channels"], progress=progress).images
+    images = load_arrays(dataset, split, preprocessing.size, preprocessing.channels, progress=progress).images
     order = np.random.default_rng(seed).permutation(len(images))
     first, second = np.split(order[: 2 * count], [min(count, len(order))])
     return np.asarray(images[np.sort(first)]), np.asarray(images[np.sort(second)])

@@ -13,9 +13,9 @@ import torch
 from ..data import read_image
 from ..data.dataset import resize_square
 from ..errors import BalancedFerError
-from ..faces import BlazeFaceDetector, FaceDetector, align_face
+from ..faces import DEFAULT_DETECTOR, BlazeFaceDetector, FaceDetector, align_face
 from ..pretrained import pretrained_path
-from .backends import load_backend
+from .backends import load_backend, model_tta
 from .scoring import deployment_logits
 
 
@@ -90,13 +90,14 @@ class Recognizer:
         device: str = "cpu",
         tta: str | None = None,
         prior: str | None = None,
-        detector: str | FaceDetector = "full",
+        detector: str | FaceDetector = DEFAULT_DETECTOR,
         margin: float = 0.25,
     ):
         self.backend = load_backend(model, device)
-        self.meta = self.backend.meta
+        self.description = self.backend.description
+        model_tta(self.description, tta)  # an unknown mode is an error now, not at the first face
         self.tta, self.prior, self.margin = tta, prior, margin
-        self.classes_: list[str] = list(self.meta["class_names"])
+        self.classes_: list[str] = list(self.description.class_names)
         self._detector = detector
 
     @classmethod
@@ -119,7 +120,7 @@ class Recognizer:
 
     def predict_batch(self, images: Sequence[np.ndarray | str | Path]) -> list[list[Face]]:
         """:meth:`predict` for several images, scoring all their faces in one batch."""
-        size = self.meta["preprocessing"]["size"]
+        size = self.description.preprocessing.size
         found, crops = [], []
         for image in images:
             rgb = read_image(image, 3) if isinstance(image, (str, Path)) else as_rgb(image)
@@ -137,11 +138,11 @@ class Recognizer:
 
     def predict_proba(self, faces: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """(N, K) class probabilities for N face crops (each any size; RGB or grey)."""
-        pre = self.meta["preprocessing"]
+        pre = self.description.preprocessing
         if len(faces) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        batch = np.stack([to_face_array(face, pre["size"], pre["channels"]) for face in faces])
-        logits = deployment_logits(self.backend.logits(batch, tta=self.tta), self.meta, self.prior)
+        batch = np.stack([to_face_array(face, pre.size, pre.channels) for face in faces])
+        logits = deployment_logits(self.backend.logits(batch, tta=self.tta), self.description, self.prior)
         return torch.softmax(logits, dim=1).numpy()
 
     def classify(self, faces: Sequence[np.ndarray] | np.ndarray) -> list[Prediction]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -11,70 +10,10 @@ from tqdm.auto import tqdm
 
 from ..errors import BalancedFerError
 from .annotate import annotate
-from .recognizer import Face, Recognizer
+from .recognizer import Recognizer
+from .tracking import FaceTracker
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-
-
-def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / (aw * ah + bw * bh - inter + 1e-9)
-
-
-@dataclass
-class Track:
-    id: int
-    box: tuple[float, float, float, float]
-    scores: dict[str, float]
-    missed: int = 0
-
-
-class FaceTracker:
-    """Greedy IoU association of faces to tracks, with an exponential moving average of each track's
-    scores (``smoothing`` is the weight of the past; 0 = no smoothing)."""
-
-    def __init__(self, smoothing: float = 0.6, min_iou: float = 0.3, max_missed: int = 10):
-        if not 0 <= smoothing < 1:
-            raise BalancedFerError(f"smoothing must lie in [0, 1), got {smoothing}")
-        self.smoothing, self.min_iou, self.max_missed = smoothing, min_iou, max_missed
-        self.tracks: list[Track] = []
-        self.next_id = 0
-
-    def update(self, faces: list[Face]) -> list[tuple[int, Face]]:
-        """(track id, face with smoothed scores and label) for each face of the new frame."""
-        pairs = sorted(
-            ((box_iou(t.box, f.box), ti, fi) for ti, t in enumerate(self.tracks) for fi, f in enumerate(faces)),
-            reverse=True,
-        )
-        matched_tracks, matched_faces, result = set(), {}, []
-        for iou, ti, fi in pairs:
-            if iou < self.min_iou:
-                break
-            if ti not in matched_tracks and fi not in matched_faces:
-                matched_tracks.add(ti)
-                matched_faces[fi] = ti
-        for fi, face in enumerate(faces):
-            if fi in matched_faces:
-                track = self.tracks[matched_faces[fi]]
-                a = self.smoothing
-                track.scores = {c: a * track.scores[c] + (1 - a) * s for c, s in face.scores.items()}
-                track.box, track.missed = face.box, 0
-            else:
-                track = Track(self.next_id, face.box, dict(face.scores))
-                self.next_id += 1
-                self.tracks.append(track)
-                matched_tracks.add(len(self.tracks) - 1)
-            label = max(track.scores, key=track.scores.get)
-            result.append((track.id, Face(label, dict(track.scores), face.box, face.landmarks, face.detection_score)))
-        for ti, track in enumerate(self.tracks):
-            if ti not in matched_tracks:
-                track.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
-        return result
 
 
 def open_capture(source: str | Path | int) -> cv2.VideoCapture:
@@ -89,7 +28,7 @@ def predict_video(
     recognizer: Recognizer,
     source: str | Path | int,
     *,
-    smoothing: float = 0.6,
+    smoothing: float = FaceTracker.smoothing,
     every: int = 1,
     annotate_path: Path | None = None,
     max_frames: int | None = None,

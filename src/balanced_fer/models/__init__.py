@@ -3,7 +3,8 @@
 from . import compact, rasn, resnet  # noqa: F401  (registration)
 from .base import Classifier
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
-from .predict import DEFAULT_PREPROCESSING, predict_logits, prepare_batch
+from .description import Architecture, Calibration, ModelDescription, Preprocessing, Provenance, Quantization
+from .predict import predict_logits, prepare_batch
 from .registry import (
     create_model,
     default_input_size,
@@ -13,8 +14,13 @@ from .registry import (
 )
 
 __all__ = [
-    "DEFAULT_PREPROCESSING",
+    "Architecture",
+    "Calibration",
     "Classifier",
+    "ModelDescription",
+    "Preprocessing",
+    "Provenance",
+    "Quantization",
     "create_model",
     "default_input_size",
     "list_models",

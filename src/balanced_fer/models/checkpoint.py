@@ -1,9 +1,7 @@
-"""Checkpoints: one ``.safetensors`` file holding the weights and a JSON description.
-
-The JSON (stored in the safetensors header under ``balanced_fer``) carries the recipe, class names,
-preprocessing, validation figures and git commit, so a checkpoint is self-describing; loading never
-unpickles code. Files are written to a temporary name and renamed, so a crash never leaves a
-half-written checkpoint.
+"""Checkpoints: one ``.safetensors`` file holding the weights and, as JSON in its header, a
+:class:`~.description.ModelDescription` (the model-file contract) and, for a run's resumable state,
+the training state. Loading never unpickles code. Files are written to a temporary name and
+renamed, so a crash never leaves a half-written checkpoint.
 """
 
 from __future__ import annotations
@@ -18,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ..errors import BalancedFerError
 from ..pretrained import resolve_model
+from .description import META_KEY, ModelDescription
 
-META_KEY = "balanced_fer"
+STATE_KEY = "balanced_fer_state"  # a training state's own header entry (optimizer, epoch, history)
 log = logging.getLogger("balanced_fer")
 
 
@@ -40,14 +39,22 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
-    """Atomically write tensors and JSON metadata to ``path``."""
+def save_checkpoint(
+    path: Path,
+    tensors: dict[str, torch.Tensor],
+    description: ModelDescription | None = None,
+    state: dict[str, Any] | None = None,
+) -> Path:
+    """Atomically write tensors with a model description and / or a training state (JSON) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta)})
+        header = {META_KEY: description.to_json()} if description is not None else {}
+        if state is not None:
+            header[STATE_KEY] = json.dumps(state)
+        save_file(tensors, tmp, metadata=header)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -67,84 +74,40 @@ def remove_partial_saves(folder: Path) -> list[Path]:
     return stale
 
 
-def load_checkpoint(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and metadata of a checkpoint (a file, or a shipped model's name such as ``default``);
-    a missing or foreign file, or a description without the ``required`` fields, is a clear error."""
-    path = resolve_model(path)
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if not path.is_file():
         raise BalancedFerError(f"{path}: checkpoint not found")
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
-        tensors = load_file(str(path))
+        return load_file(str(path)), header
     except (SafetensorError, OSError, ValueError) as err:
         raise BalancedFerError(f"{path}: not a safetensors checkpoint ({err})") from None
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelDescription]:
+    """Tensors and checked description of a model file (or a shipped model's name such as
+    ``default``); a missing or foreign file, or a damaged description, is a clear error."""
+    path = resolve_model(path)
+    tensors, header = _read(path)
     if META_KEY not in header:
         raise BalancedFerError(f"{path}: safetensors file without balanced-fer metadata")
-    return tensors, parse_meta(header[META_KEY], path, required)
+    return tensors, ModelDescription.from_json(header[META_KEY], path)
 
 
-MAX_CLASSES = 1_000  # a model file declaring more is damaged or hostile (num_classes 1e9 asked for a TB)
-INFERENCE_FIELDS = ("class_names", "preprocessing", "train_counts")  # what scoring a face needs
-
-
-def parse_meta(text: str, source: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A model file's JSON description, checked by :func:`check_meta`."""
+def load_training_state(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelDescription | None, dict[str, Any]]:
+    """Tensors, model description (None for states that hold no model) and training state of a
+    file written with ``save_checkpoint(..., state=...)``."""
+    path = Path(path)
+    tensors, header = _read(path)
+    if STATE_KEY not in header:
+        raise BalancedFerError(f"{path}: not a training state of this balanced-fer version; start the run again")
     try:
-        meta = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as err:
-        raise BalancedFerError(f"{source}: its metadata is not valid JSON ({err})") from None
-    if not isinstance(meta, dict):
-        raise BalancedFerError(f"{source}: its metadata is not a JSON object")
-    return check_meta(meta, source, required)
-
-
-def check_meta(meta: dict[str, Any], source: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``meta`` if the ``required`` fields are present and every field the code reads has the right
-    shape and bounds; else one :class:`BalancedFerError` naming the file and each problem."""
-    problems = [f"missing field {name!r}" for name in required if name not in meta]
-    classes, model, pre, counts = (meta.get(k) for k in ("class_names", "model", "preprocessing", "train_counts"))
-    if classes is not None and not (
-        isinstance(classes, list) and 1 <= len(classes) <= MAX_CLASSES and all(isinstance(c, str) for c in classes)
-    ):
-        problems.append(f"class_names must be a list of 1 to {MAX_CLASSES} names")
-    if model is not None:
-        if (
-            not isinstance(model, dict)
-            or not isinstance(model.get("name"), str)
-            or not isinstance(model.get("kwargs", {}), dict)
-        ):
-            problems.append("model must name its network and its keyword arguments")
-        elif not (_integer(model.get("num_classes"), 1, MAX_CLASSES) and model.get("in_chans") in (1, 3)):
-            problems.append(f"model.num_classes must be 1 to {MAX_CLASSES} and model.in_chans 1 or 3")
-        elif isinstance(classes, list) and model["num_classes"] != len(classes):
-            problems.append(f"model.num_classes {model['num_classes']} differs from the {len(classes)} class names")
-    if pre is not None:
-        if not isinstance(pre, dict) or not (
-            _integer(pre.get("size"), 8, 1024)
-            and _integer(pre.get("input_size"), 1, pre["size"])
-            and pre.get("channels") in (1, 3)
-            and all(isinstance(pre.get(k), (int, float)) for k in ("mean", "std"))
-            and pre["std"] > 0
-        ):
-            problems.append(
-                "preprocessing must give size 8-1024, input_size <= size, channels 1 or 3, mean and std > 0"
-            )
-    if counts is not None and not (
-        isinstance(counts, list)
-        and all(_integer(n, 0, None) for n in counts)
-        and (not isinstance(classes, list) or len(counts) == len(classes))
-    ):
-        problems.append("train_counts must be one non-negative integer per class")
-    if problems:
-        raise BalancedFerError(f"{source}: damaged model description: {'; '.join(problems)}")
-    return meta
-
-
-def _integer(value: Any, low: int, high: int | None) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+        state = json.loads(header[STATE_KEY])
+    except json.JSONDecodeError as err:
+        raise BalancedFerError(f"{path}: damaged training state ({err})") from None
+    description = ModelDescription.from_json(header[META_KEY], path) if META_KEY in header else None
+    return tensors, description, state
 
 
 def flatten_state(prefix: str, state: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -171,29 +134,19 @@ def unflatten_state(state: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return state
 
 
-def model_meta(model_name: str, model_kwargs: dict, num_classes: int, in_chans: int) -> dict[str, Any]:
-    """The part of a checkpoint's metadata that rebuilds the network."""
-    return {"name": model_name, "kwargs": model_kwargs, "num_classes": num_classes, "in_chans": in_chans}
-
-
-def load_model(
-    path: str | Path, device: str | torch.device = "cpu", required: tuple[str, ...] = ()
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild a model from a checkpoint (a model file or a training state) in eval mode; ``required``
-    as for :func:`load_checkpoint`."""
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelDescription]:
+    """Rebuild a model from a model file (or a training state) in eval mode, with its description."""
     from .registry import create_model
 
-    tensors, meta = load_checkpoint(path, required)
-    spec = meta.get("model")
-    if not spec:
-        raise BalancedFerError(f"{path}: checkpoint does not describe its model")
+    tensors, description = load_checkpoint(path)
+    spec = description.architecture
     try:
-        model = create_model(spec["name"], spec["num_classes"], in_chans=spec["in_chans"], **spec.get("kwargs", {}))
+        model = create_model(spec.name, spec.num_classes, in_chans=spec.in_chans, **spec.kwargs)
     except (TypeError, ValueError) as err:
-        raise BalancedFerError(f"{path}: cannot build its model {spec['name']!r} ({err})") from None
+        raise BalancedFerError(f"{path}: cannot build its model {spec.name!r} ({err})") from None
     weights = {k.removeprefix("model."): v for k, v in tensors.items() if not k.startswith("optim.")}
     try:
         model.load_state_dict(weights)
     except RuntimeError as err:
-        raise BalancedFerError(f"{path}: weights do not fit model {spec['name']!r} ({err})") from None
-    return model.to(device).eval(), meta
+        raise BalancedFerError(f"{path}: weights do not fit model {spec.name!r} ({err})") from None
+    return model.to(device).eval(), description

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
 
 from ..data.augment import center_crop, to_float
-
-DEFAULT_PREPROCESSING = {"size": 48, "input_size": 44, "channels": 1, "mean": 0.5, "std": 0.25}
+from .description import TTA_MODES, Preprocessing
 
 
 def prepare_batch(
-    images: np.ndarray | torch.Tensor, preprocessing: dict[str, Any], device: torch.device | str
+    images: np.ndarray | torch.Tensor, preprocessing: Preprocessing, device: torch.device | str
 ) -> torch.Tensor:
     """uint8 (N, H, W, C) faces at the cached size -> normalised, centre-cropped network input."""
     batch = torch.tensor(np.asarray(images)).to(device)  # a copy: cached arrays are read-only maps
-    x = to_float(batch, preprocessing["mean"], preprocessing["std"])
-    return center_crop(x, preprocessing["input_size"])
+    x = to_float(batch, preprocessing.mean, preprocessing.std)
+    return center_crop(x, preprocessing.input_size)
 
 
 @torch.no_grad()
 def predict_logits(
     model: nn.Module,
     images: np.ndarray,
-    preprocessing: dict[str, Any],
+    preprocessing: Preprocessing,
     *,
     device: torch.device | str = "cpu",
     batch_size: int = 512,
@@ -34,7 +31,7 @@ def predict_logits(
     channels_last: bool = False,
 ) -> torch.Tensor:
     """Logits (N, K) on the CPU; ``tta="flip"`` averages the logits of each face and its mirror."""
-    if tta not in ("none", "flip"):
+    if tta not in TTA_MODES:
         raise ValueError(f"tta must be 'none' or 'flip', got {tta!r}")
     was_training = model.training
     model.eval()

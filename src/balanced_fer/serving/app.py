@@ -39,6 +39,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BalancedFerError
+from ..faces import DEFAULT_DETECTOR
 from ..inference import Recognizer
 from ..pretrained import resolve_model
 from .decode import ServiceLimits, UploadError, decode_upload, image_size
@@ -93,9 +94,12 @@ class ModelInfo(BaseModel):
     version: str
     classes: list[str]
     train_counts: dict[str, int]  # the class distribution the model was trained on
-    validation: dict[str, Any]
+    validation: dict[str, Any]  # the figures of the file served, through its runtime path
+    runtime: str  # float or int8
     preprocessing: dict[str, Any]
-    logit_adjustment: dict[str, Any]
+    post_hoc_tau: float
+    temperature: float
+    tta: str
     prior: str | None
 
 
@@ -150,9 +154,9 @@ class ModelService:
         try_recognizer(first, f"cannot serve {model}")
         self.idle: queue.SimpleQueue[Recognizer] = queue.SimpleQueue()
         self.idle.put(first)
-        self.meta = first.meta
+        self.description = first.description
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
-        self.ref = ModelRef(name=self.meta.get("recipe", {}).get("name", self.path.stem), version=digest)
+        self.ref = ModelRef(name=(self.description.recipe or {}).get("name", self.path.stem), version=digest)
         self.pool: ThreadPoolExecutor | None = None  # started on first use, stopped with the app
         self.busy = 0
         self.failing: str | None = None  # the last unexpected error on a valid image, until a success
@@ -161,15 +165,18 @@ class ModelService:
         return Recognizer(self.path, prior=self.prior, detector=self.detector)
 
     def info(self) -> ModelInfo:
-        classes = list(self.meta["class_names"])
+        described = self.description
         return ModelInfo(
             name=self.ref.name,
             version=self.ref.version,
-            classes=classes,
-            train_counts=dict(zip(classes, map(int, self.meta.get("train_counts", [0] * len(classes))))),
-            validation=self.meta.get("validation") or {},  # a decoupled checkpoint has none yet
-            preprocessing=self.meta["preprocessing"],
-            logit_adjustment=self.meta.get("logit_adjustment", {}),
+            classes=list(described.class_names),
+            train_counts=dict(zip(described.class_names, described.train_counts)),
+            validation=described.figures or {},  # a decoupled checkpoint has none yet
+            runtime=described.runtime,
+            preprocessing=asdict(described.preprocessing),
+            post_hoc_tau=described.post_hoc_tau,
+            temperature=described.calibration.temperature,
+            tta=described.tta,
             prior=self.prior,
         )
 
@@ -215,7 +222,7 @@ class ModelService:
 def try_recognizer(recognizer: Recognizer, context: str) -> None:
     """Run the detector and the model (with its prior) once on a blank image, so that a missing or
     foreign detector file or prior file stops the service at start-up instead of failing every request."""
-    size = recognizer.meta["preprocessing"]["size"]
+    size = recognizer.description.preprocessing.size
     try:
         recognizer.detector.detect(np.zeros((64, 64, 3), np.uint8))
         recognizer.predict_proba(np.zeros((1, size, size), np.uint8))
@@ -304,7 +311,7 @@ def create_app(
     model: str = "default",
     limits: ServiceLimits | None = None,
     prior: str | None = None,
-    detector: str = "full",
+    detector: str = DEFAULT_DETECTOR,
 ) -> FastAPI:
     """The FastAPI application serving ``model`` (a shipped name, checkpoint or ONNX file)."""
     limits = limits or ServiceLimits()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
+from ..errors import BalancedFerError
 from ..imbalance.decoupling import decouple_classifier
 from ..models.checkpoint import load_model, save_checkpoint
 from .recipe import DecoupleConfig, load_recipe
@@ -18,18 +20,26 @@ def decouple_checkpoint(
 
     The new checkpoint records the method (``decoupled``) and how long it took (``decouple_seconds``).
     """
-    model, meta = load_model(checkpoint, device)
-    recipe = load_recipe(values=meta["recipe"])
+    model, description = load_model(checkpoint, device)
+    if description.recipe is None:
+        raise BalancedFerError(f"{checkpoint}: the model file carries no training recipe to re-balance on")
+    recipe = load_recipe(values=description.recipe)
     data = load_training_data(recipe, progress=progress)
     start = time.perf_counter()
-    decouple_classifier(
+    weight = decouple_classifier(
         model,
         data.train.images[data.train_index],
         data.train_labels,
-        meta["preprocessing"],
+        description.preprocessing,
         cfg,
         device=device,
         seed=recipe.seed,
     )
-    meta |= {"decoupled": cfg.method, "decouple_seconds": round(time.perf_counter() - start, 1), "validation": None}
-    return save_checkpoint(Path(out), dict(model.state_dict()), meta)
+    description = description.replace(
+        trained_prior_weight=description.trained_prior_weight if weight is None else weight,
+        validation={},  # the old head's figures
+        provenance=dataclasses.replace(
+            description.provenance, decoupled=cfg.method, decouple_seconds=round(time.perf_counter() - start, 1)
+        ),
+    )
+    return save_checkpoint(Path(out), dict(model.state_dict()), description)

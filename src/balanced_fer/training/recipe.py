@@ -7,8 +7,7 @@ overrides any key, the value parsed as YAML.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import yaml
 from ..data.augment import AugmentConfig
 from ..errors import BalancedFerError
 from ..models.registry import model_kwargs_problems
+from ..structs import build
 
 
 @dataclass
@@ -125,67 +125,8 @@ class Recipe:
     amp: bool = True  # bf16 autocast where the hardware runs bf16 natively (CUDA, AVX512-BF16 / AMX CPUs)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _build(cls, values: Any, where: str, problems: list[str]):
-    """``cls`` from a mapping, each value checked against the field's annotated type; every problem
-    is appended to ``problems`` (one line each) and the field keeps its default."""
-    if not isinstance(values, dict):
-        problems.append(f"{where.rstrip('.') or 'the recipe'} must be a mapping, got {values!r}")
-        return cls()
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        problems.append(f"unknown key(s) {', '.join(f'{where}{k}' for k in unknown)} (known: {', '.join(fields)})")
-    kwargs = {}
-    for name, value in values.items():
-        if name not in fields:
-            continue
-        default = getattr(cls(), name)
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value or {}, f"{where}{name}.", problems)
-        elif not _matches(value, hints[name]):
-            problems.append(f"{where}{name}: expected {_describe(hints[name])}, got {value!r}")
-        else:
-            kwargs[name] = tuple(value) if isinstance(default, tuple) else value
-    return cls(**kwargs)
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    """Whether a YAML value fits a field annotation (int, float, str, bool, None, lists, dicts, tuples)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in args)
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    return True
-
-
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(arg) for arg in args)
-    if origin in (list, tuple):
-        return f"a list of {_describe(args[0])}"
-    return {type(None): "null", int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        hint, getattr(hint, "__name__", str(hint))
-    )
+        """Every setting as JSON values (tuples as lists), as stored in a model file."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 def _bounds_problems(recipe: Recipe) -> list[str]:
@@ -237,7 +178,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = (), value
     for assignment in overrides:
         apply_override(data, assignment)
     problems: list[str] = []
-    recipe = _build(Recipe, data, "", problems)  # a badly typed value is reported and left at its default
+    recipe = build(Recipe, data, "", problems)  # a badly typed value is reported and left at its default
     problems += _bounds_problems(recipe)
     if problems:
         where = f"{path}: " if path is not None else ""

@@ -7,6 +7,7 @@ with the same weights as an uninterrupted one (same machine, same software).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -26,14 +27,13 @@ from ..data import FaceArrays, load_arrays, open_dataset
 from ..data.augment import augment_batch, mix_batch, to_float
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions, save_evaluation
-from ..imbalance import adjust_logits, build_loss, epoch_indices
-from ..models import create_model, predict_logits
+from ..imbalance import adjust_logits, build_loss, epoch_indices, sampler_prior_removed
+from ..models import Architecture, ModelDescription, Preprocessing, Provenance, create_model, predict_logits
 from ..models.checkpoint import (
     flatten_state,
     git_commit,
-    load_checkpoint,
     load_model,
-    model_meta,
+    load_training_state,
     remove_partial_saves,
     save_checkpoint,
     unflatten_state,
@@ -221,58 +221,50 @@ class Trainer:
             else images
         )
         self.train_labels = torch.from_numpy(self.data.train.labels).to(self.device)
-        self.preprocessing = {
-            "size": r.data.size,
-            "input_size": r.data.input_size,
-            "channels": r.data.channels,
-            "mean": 0.5,
-            "std": 0.25,
-        }
+        self.preprocessing = Preprocessing(size=r.data.size, input_size=r.data.input_size, channels=r.data.channels)
 
     def _restore(self) -> None:
-        tensors, meta = load_checkpoint(self.last_path)
-        if meta.get("kind") != "train_state":
-            raise BalancedFerError(f"{self.last_path}: not a training state")
-        if meta["recipe"] != json.loads(json.dumps(self.recipe.to_dict())):
+        tensors, description, state = load_training_state(self.last_path)
+        if description is None or description.recipe != self.recipe.to_dict():
             raise BalancedFerError(
                 f"{self.last_path}: the run was started with another recipe; resume with the same one"
             )
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.hooks.load_state_tensors({k[6:]: v for k, v in tensors.items() if k.startswith("hooks.")})
-        self.optimizer.load_state_dict(unflatten_state(meta["optimizer"], tensors))
-        self.epoch, self.step, self.history, self.best = meta["epoch"], meta["step"], meta["history"], meta["best"]
+        self.optimizer.load_state_dict(unflatten_state(state["optimizer"], tensors))
+        self.epoch, self.step, self.history, self.best = state["epoch"], state["step"], state["history"], state["best"]
         if self.env.is_main:
             log.warning("resuming %s after epoch %d of %d", self.out_dir, self.epoch, self.recipe.schedule.epochs)
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def model_metadata(self, validation: Evaluation | None, epoch: int) -> dict[str, Any]:
-        return {
-            "kind": "model",
-            "format_version": 1,
-            "model": model_meta(self.recipe.model.name, self.model_kwargs, self.num_classes, self.recipe.data.channels),
-            "class_names": list(self.data.class_names),
-            "preprocessing": self.preprocessing,
-            "train_counts": self.data.train_counts,
-            "logit_adjustment": {"tau": self.recipe.post_hoc.tau},
-            "tta": self.recipe.eval.tta,  # what validation used, and prediction uses unless told otherwise
-            "recipe": self.recipe.to_dict(),
-            "epoch": epoch,
-            "validation": validation.summary() if validation else None,
-            "git_commit": git_commit(),
-        }
+    def describe(self, validation: Evaluation | None, epoch: int) -> ModelDescription:
+        """The model file's description of the model as it stands after ``epoch``."""
+        r = self.recipe
+        return ModelDescription(
+            architecture=Architecture(r.model.name, self.num_classes, r.data.channels, self.model_kwargs),
+            class_names=self.data.class_names,
+            preprocessing=self.preprocessing,
+            train_counts=tuple(self.data.train_counts),
+            trained_prior_weight=1.0 - self.loss_fn.prior_removed - sampler_prior_removed(r.sampler),
+            post_hoc_tau=r.post_hoc.tau,
+            tta=r.eval.tta,  # what validation used, and prediction uses unless told otherwise
+            validation={"float": validation.summary()} if validation else {},
+            recipe=r.to_dict(),
+            provenance=Provenance(git_commit=git_commit(), epoch=epoch),
+        )
 
     def _save_state(self) -> None:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         tensors |= {f"hooks.{k}": v for k, v in self.hooks.state_tensors().items()}
         optimizer = flatten_state("optim", self.optimizer.state_dict(), tensors)
-        meta = self.model_metadata(None, self.epoch) | {
-            "kind": "train_state",
+        state = {
             "optimizer": optimizer,
+            "epoch": self.epoch,
             "step": self.step,
             "history": self.history,
             "best": self.best,
         }
-        save_checkpoint(self.last_path, tensors, meta)
+        save_checkpoint(self.last_path, tensors, self.describe(None, self.epoch), state)
 
     # ---- loop ---------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -344,7 +336,7 @@ class Trainer:
         )
         targets = self.train_labels[torch.as_tensor(idx, device=self.device)]
         x = augment_batch(
-            to_float(images, self.preprocessing["mean"], self.preprocessing["std"]), r.data.input_size, r.augment
+            to_float(images, self.preprocessing.mean, self.preprocessing.std), r.data.input_size, r.augment
         )
         x, perm, lam = mix_batch(x, r.augment)
         x = x.contiguous(memory_format=self.memory_format)
@@ -397,7 +389,7 @@ class Trainer:
         if row["best"]:
             self.best = {"metric": metric, "epoch": self.epoch, "name": metric_name}
             tensors = dict(self.model.state_dict())
-            save_checkpoint(self.best_path, tensors, self.model_metadata(result, self.epoch))
+            save_checkpoint(self.best_path, tensors, self.describe(result, self.epoch))
         self.history.append(row)
         self._save_state()
         _write_jsonl(self.out_dir / "metrics.jsonl", self.history)
@@ -411,13 +403,13 @@ class Trainer:
         )
 
     def _finish(self) -> dict[str, Any]:
-        model, meta = load_model(self.best_path, self.device)
+        model, description = load_model(self.best_path, self.device)
         method = self.recipe.decouple.method
         if method:
             from ..imbalance.decoupling import decouple_classifier
 
             images = self.data.train.images[self.data.train_index]
-            decouple_classifier(
+            weight = decouple_classifier(
                 model,
                 images,
                 self.data.train_labels,
@@ -426,12 +418,15 @@ class Trainer:
                 device=self.device,
                 seed=self.recipe.seed,
             )
-            meta["decoupled"] = method
+            description = description.replace(
+                trained_prior_weight=description.trained_prior_weight if weight is None else weight,
+                provenance=dataclasses.replace(description.provenance, decoupled=method),
+            )
         tau = self.recipe.post_hoc.tau
         result = self.evaluate_model(model, tau=tau, bootstrap_rounds=1000)
-        meta["validation"] = result.summary()
+        description = description.replace(validation={"float": result.summary()})
         final = self.out_dir / "final.safetensors"
-        save_checkpoint(final, dict(model.state_dict()), meta)
+        save_checkpoint(final, dict(model.state_dict()), description)
         reports = save_evaluation(result, self.out_dir / "eval", stem="val", title=f"{self.recipe.name}: validation")
         summary = {
             "recipe": self.recipe.name,
@@ -453,13 +448,11 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> None:
     """Training loss and validation accuracy / mean class accuracy / macro-F1 per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's matplotlib backend and state stay untouched
 
     epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    left, right = fig.subplots(1, 2)
     left.plot(epochs, [h["train_loss"] for h in history], marker=".")
     left.set_xlabel("epoch")
     left.set_ylabel("training loss")
@@ -476,5 +469,4 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> None:
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}")
     fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     tmp.replace(path)
