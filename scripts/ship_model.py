@@ -1,5 +1,6 @@
-"""Ship a trained model as a package model: copy its checkpoint into src/balanced_fer/pretrained/,
-export it to ONNX beside it, and write the model card from what this script measures (never typed by hand).
+"""Ship a trained model as a package model: write its checkpoint into src/balanced_fer/pretrained/ (in
+the current model-file format), export it to ONNX beside it, and write the model card from what this
+script measures (never typed by hand).
 
     python scripts/ship_model.py runs/fer2013_compact --name fer2013_compact --wall-minutes 80
     python scripts/ship_model.py src/balanced_fer/pretrained/fer2013_compact_long.safetensors \
