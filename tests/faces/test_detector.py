@@ -87,3 +87,13 @@ def test_extreme_aspect_ratios_cost_no_more_than_the_networks_input(detector):
     (face,) = detector.detect(wide)
     (reference,) = detector.detect(photo)
     assert np.allclose(face.box, reference.box, atol=0.15 * reference.box[3])  # mapped back to image pixels
+
+
+def test_starting_the_detector_prints_nothing():
+    """LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" no longer lands in users' output."""
+    import subprocess
+    import sys
+
+    probe = "from balanced_fer.faces import BlazeFaceDetector; BlazeFaceDetector('full'); BlazeFaceDetector('short')"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stderr == "" and run.stdout == ""

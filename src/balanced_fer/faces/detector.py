@@ -9,6 +9,10 @@ about 5 m, the default) and ``short`` (128 px, faces close to the camera) are sh
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -79,6 +83,21 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou: float) -> li
     return keep
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Discard what native code writes to file descriptor 2 meanwhile (Python's own warnings and
+    errors go through ``sys.stderr``, flushed first; keep the block short: it is process-wide)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class BlazeFaceDetector:
     """BlazeFace on LiteRT: ``model`` is ``full``, ``short`` or a path to a BlazeFace ``.tflite`` of
     the full-range layout."""
@@ -92,8 +111,9 @@ class BlazeFaceDetector:
         path = MODELS / self.spec.file if model in BLAZEFACE else Path(model)
         if not path.is_file():
             raise BalancedFerError(f"{path}: face detector model not found")
-        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        self.interpreter.allocate_tensors()
+        with native_stderr_silenced():  # LiteRT prints "INFO: Created ... XNNPACK delegate" on every start
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1])
         self.scores_out, self.boxes_out = outputs[0]["index"], outputs[1]["index"]
