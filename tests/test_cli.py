@@ -155,3 +155,20 @@ def test_stats_json_to_an_unwritable_path_is_one_line(shared_datasets, cache_dir
         [*args, "--json", "/proc/no-such-dir/s.json", "--cache-dir", str(cache_dir), "--no-progress"], capsys
     )
     assert code == 2 and "/proc/no-such-dir: No such file or directory" in err and "Traceback" not in err
+
+
+def test_progress_bars_only_on_a_terminal_and_never_when_quiet(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from helpers import write_toy_faces
+
+    faces = write_toy_faces(tmp_path / "faces", {"happy": 4, "sad": 4}, size=24, splits=("train",))
+
+    def cache(*flags: str) -> str:
+        assert main([*flags, "data", "cache", str(faces), "--cache-dir", str(tmp_path / "c"), "--rebuild"]) == 0
+        return capsys.readouterr().err
+
+    assert "\r" not in cache()  # stderr is a pipe or a log file here: no carriage returns filling it
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert "\r" in cache()  # a person at a terminal sees the bar
+    assert "\r" not in cache("-q")

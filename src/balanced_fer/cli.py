@@ -306,6 +306,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .inference.export import export_gap, export_int8, export_onnx
 
+    args.out = args.out or Path(f"{Path(args.checkpoint).stem}.onnx")
+
     if args.int8 is not None:
         result = export_int8(
             args.checkpoint, args.out, args.int8, args.split, args.faces, args.opset, progress=not args.no_progress
@@ -361,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bfer", description="balanced-fer: facial expression recognition that stays accurate on rare expressions."
     )
     parser.add_argument("--version", action="version", version=f"balanced-fer {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors: no warnings, no progress bars")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = commands.add_parser("data", help="inspect and cache datasets").add_subparsers(
@@ -401,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     subsets = data.add_parser("subsets", help="DBL's balanced multi-subsets of a training split: counts and imbalance")
     _add_dataset_arguments(subsets)
-    subsets.add_argument("--split", default="train")
+    subsets.add_argument("--split", default="train", help="split to divide (default %(default)s)")
     subsets.add_argument("--k", type=int_at_least(1), default=3, help="number of subsets (default 3)")
     subsets.add_argument(
         "--target", default="median", help="images per class: a number, median, mean or min (default median)"
@@ -409,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     subsets.add_argument(
         "--max-upsample", type=float, default=3.0, help="tail classes repeated at most this many times (default 3)"
     )
-    subsets.add_argument("--seed", type=int, default=0)
+    subsets.add_argument("--seed", type=int, default=0, help="seed of the draws (default %(default)s)")
     subsets.add_argument("--json", metavar="OUT", help="also write the counts as JSON")
     subsets.set_defaults(run=_cmd_data_subsets)
 
@@ -452,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_cmd_evaluate)
 
-    predict = commands.add_parser("predict", help="recognise expressions in images and folders")
+    predict = commands.add_parser("predict", help="recognise expressions in images, folders, videos and webcams")
     predict.add_argument("paths", nargs="*", help="images, folders (searched recursively) or videos")
     predict.add_argument(
         "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
@@ -515,8 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", help="export a checkpoint to ONNX (metadata carries classes and preprocessing)"
     )
-    export.add_argument("checkpoint", help="a .safetensors checkpoint")
-    export.add_argument("out", type=Path, help="the .onnx file to write")
+    export.add_argument("checkpoint", help="a .safetensors checkpoint or a shipped model's name")
+    export.add_argument("out", type=Path, nargs="?", help="the .onnx file to write (default: ./<checkpoint name>.onnx)")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     export.add_argument(
         "--int8",
@@ -559,7 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
         "decouple", help="re-balance a checkpoint's classifier (cRT, tau-norm, LWS) on its training data"
     )
     decouple.add_argument("checkpoint", help="a .safetensors checkpoint written by bfer train")
-    decouple.add_argument("--method", choices=("crt", "tau_norm", "lws"), required=True)
+    decouple.add_argument(
+        "--method",
+        choices=("crt", "tau_norm", "lws"),
+        required=True,
+        help="crt: a new head trained with class-balanced sampling; tau_norm: head rows scaled to w / |w|^tau; "
+        "lws: a learned scale per class",
+    )
     decouple.add_argument("--out", type=Path, required=True, help="the new checkpoint")
     decouple.add_argument("--epochs", type=int, default=10, help="classifier epochs for crt / lws (default 10)")
     decouple.add_argument("--lr", type=float, default=0.1, help="learning rate for crt / lws (default 0.1)")
@@ -572,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quiet or not sys.stderr.isatty():  # progress bars only for a person watching a terminal
+        args.no_progress = True
     logging.basicConfig(
         format="bfer: %(levelname)s: %(message)s", level=logging.ERROR if args.quiet else logging.WARNING
     )

@@ -47,10 +47,13 @@ def test_a_model_runs_its_own_test_time_augmentation_unless_told_otherwise(tmp_p
             backend.logits(faces, tta="rotate")
 
 
-def test_cli_export_and_bad_files(tmp_path, capsys):
+def test_cli_export_and_bad_files(tmp_path, capsys, monkeypatch):
     path = checkpoint(tmp_path, "vgg_compact_s", {})
     assert main(["export", str(path), str(tmp_path / "m.onnx")]) == 0
     assert "largest logit difference to PyTorch" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "default"]) == 0  # no output name: ./<name>.onnx
+    assert "wrote default.onnx" in capsys.readouterr().out and isinstance(load_backend("default.onnx"), OnnxBackend)
     (tmp_path / "bad.onnx").write_bytes(b"junk")
     with pytest.raises(BalancedFerError, match="not a loadable ONNX model"):
         load_backend(tmp_path / "bad.onnx")
