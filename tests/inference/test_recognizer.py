@@ -121,3 +121,32 @@ def test_bfer_predict_errors(model, tmp_path, capsys):
     assert "no shipped model named 'nonsense'" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nothing.png"), "--model", str(model), "--no-detect"]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_opencv_bgr_arrays_score_as_rgb_with_color_order_bgr():
+    from helpers import EXAMPLES
+
+    bgr = cv2.imread(str(EXAMPLES / "astronaut.jpg"))
+    rgb = Recognizer().predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))[0].scores
+    assert Recognizer(color_order="bgr").predict(bgr)[0].scores == pytest.approx(rgb, abs=1e-6)
+    assert Recognizer().predict(bgr)[0].scores != pytest.approx(rgb, abs=1e-3)  # taken for RGB: other scores
+    crop = bgr[60:190, 160:290]
+    expected = Recognizer().predict_proba([crop[:, :, ::-1]])
+    assert np.allclose(Recognizer(color_order="bgr").predict_proba([crop]), expected, atol=1e-6)
+    with pytest.raises(BalancedFerError, match="color_order must be rgb or bgr"):
+        Recognizer(color_order="hsv")
+
+
+def test_a_recognizer_pickles_and_works_in_worker_processes():
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    from helpers import EXAMPLES
+
+    recognizer = Recognizer(prior="uniform", color_order="bgr")
+    copy = pickle.loads(pickle.dumps(recognizer))
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    assert copy.prior == "uniform" and np.allclose(copy.predict_proba(faces), recognizer.predict_proba(faces))
+    with ProcessPoolExecutor(2) as pool:
+        labels = list(pool.map(recognizer.predict, [EXAMPLES / "astronaut.jpg"] * 2))
+    assert [faces[0].label for faces in labels] == [recognizer.predict(EXAMPLES / "astronaut.jpg")[0].label] * 2

@@ -90,7 +90,7 @@ def predict_files(
             else:
                 found = [
                     [Face(p.label, p.scores, (0.0, 0.0, float(im.shape[1]), float(im.shape[0])))]
-                    for im, p in zip(images, recognizer.classify(images))
+                    for im, p in zip(images, recognizer.classify(images, color_order="rgb"))
                 ]
             results, pictures = iter(found), iter(images)
             for record in records:

@@ -46,8 +46,9 @@ class Face(Prediction):
         }
 
 
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """Any uint8 / uint16 grey, RGB or RGBA image as RGB uint8 (H, W, 3)."""
+def as_rgb(image: np.ndarray, color_order: str = "rgb") -> np.ndarray:
+    """Any uint8 / uint16 grey, RGB or RGBA image (BGR / BGRA with ``color_order="bgr"``, as
+    ``cv2.imread`` gives) as RGB uint8 (H, W, 3)."""
     image = np.asarray(image)
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
@@ -57,12 +58,13 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
         )
     if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2RGB)
-    return np.ascontiguousarray(image[:, :, :3])
+    return np.ascontiguousarray(image[:, :, 2::-1] if color_order == "bgr" else image[:, :, :3])
 
 
-def to_face_array(face: np.ndarray, size: int, channels: int) -> np.ndarray:
-    """Any uint8 / uint16 face crop (grey, RGB or RGBA) as (size, size, channels) uint8."""
-    face = as_rgb(face)
+def to_face_array(face: np.ndarray, size: int, channels: int, color_order: str = "rgb") -> np.ndarray:
+    """Any uint8 / uint16 face crop (grey, RGB or RGBA; BGR with ``color_order="bgr"``) as (size,
+    size, channels) uint8."""
+    face = as_rgb(face, color_order)
     if channels == 1:
         face = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
     return resize_square(face, size).reshape(size, size, channels)
@@ -74,7 +76,8 @@ class Recognizer:
     ``predict(image)`` finds the faces (``detector``: ``full`` or ``short`` BlazeFace, a ``.tflite``
     path, or any object with ``detect(rgb) -> list[DetectedFace]``), aligns each (eyes level, face box
     plus ``margin`` scaled into the model's crop) and scores it; ``predict_proba(face_crops)`` scores
-    crops directly. ``prior`` re-targets the scores to the class frequencies of the place the model is
+    crops directly. Arrays are **RGB** (grey and RGBA too); pass ``color_order="bgr"`` for OpenCV's
+    ``cv2.imread`` / ``VideoCapture`` arrays (file paths are always read correctly). ``prior`` re-targets the scores to the class frequencies of the place the model is
     used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror (default: what the model's recipe validated with).
 
     >>> recognizer = Recognizer.from_pretrained()                # the shipped model, offline
@@ -92,13 +95,28 @@ class Recognizer:
         prior: str | None = None,
         detector: str | FaceDetector = DEFAULT_DETECTOR,
         margin: float = 0.25,
+        color_order: str = "rgb",
     ):
+        if color_order not in ("rgb", "bgr"):
+            raise BalancedFerError(f"color_order must be rgb or bgr, got {color_order!r}")
+        self._arguments = dict(
+            model=model, device=device, tta=tta, prior=prior, detector=detector, margin=margin, color_order=color_order
+        )
+        self.color_order = color_order
         self.backend = load_backend(model, device)
         self.description = self.backend.description
         model_tta(self.description, tta)  # an unknown mode is an error now, not at the first face
         self.tta, self.prior, self.margin = tta, prior, margin
         self.classes_: list[str] = list(self.description.class_names)
         self._detector = detector
+
+    def __getstate__(self) -> dict:
+        """Pickles as its constructor's arguments: a worker process (``ProcessPoolExecutor``) reloads the
+        model and detector itself. A detector object given in place of a name must pickle too."""
+        return self._arguments
+
+    def __setstate__(self, arguments: dict) -> None:
+        self.__init__(**arguments)
 
     @classmethod
     def from_pretrained(cls, name: str = "default", **kwargs) -> Recognizer:
@@ -123,11 +141,11 @@ class Recognizer:
         size = self.description.preprocessing.size
         found, crops = [], []
         for image in images:
-            rgb = read_image(image, 3) if isinstance(image, (str, Path)) else as_rgb(image)
+            rgb = read_image(image, 3) if isinstance(image, (str, Path)) else as_rgb(image, self.color_order)
             faces = self.detector.detect(rgb)
             found.append(faces)
             crops += [align_face(rgb, face, size, self.margin) for face in faces]
-        predictions = iter(self.classify(crops))
+        predictions = iter(self.classify(crops, color_order="rgb"))  # crops of the RGB image
         return [
             [
                 Face(p.label, p.scores, face.box, face.landmarks.tolist(), face.score)
@@ -136,18 +154,20 @@ class Recognizer:
             for faces in found
         ]
 
-    def predict_proba(self, faces: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """(N, K) class probabilities for N face crops (each any size; RGB or grey)."""
+    def predict_proba(self, faces: Sequence[np.ndarray] | np.ndarray, color_order: str | None = None) -> np.ndarray:
+        """(N, K) class probabilities for N face crops (each any size; grey, or colour in
+        ``color_order``, by default the recognizer's)."""
         pre = self.description.preprocessing
         if len(faces) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        batch = np.stack([to_face_array(face, pre.size, pre.channels) for face in faces])
+        order = color_order or self.color_order
+        batch = np.stack([to_face_array(face, pre.size, pre.channels, order) for face in faces])
         logits = deployment_logits(self.backend.logits(batch, tta=self.tta), self.description, self.prior)
         return torch.softmax(logits, dim=1).numpy()
 
-    def classify(self, faces: Sequence[np.ndarray] | np.ndarray) -> list[Prediction]:
-        """Label and per-class scores of each face crop."""
+    def classify(self, faces: Sequence[np.ndarray] | np.ndarray, color_order: str | None = None) -> list[Prediction]:
+        """Label and per-class scores of each face crop (``color_order`` as for :meth:`predict_proba`)."""
         return [
             Prediction(self.classes_[int(row.argmax())], {c: float(p) for c, p in zip(self.classes_, row)})
-            for row in self.predict_proba(faces)
+            for row in self.predict_proba(faces, color_order)
         ]
