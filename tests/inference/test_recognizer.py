@@ -150,3 +150,19 @@ def test_a_recognizer_pickles_and_works_in_worker_processes():
     with ProcessPoolExecutor(2) as pool:
         labels = list(pool.map(recognizer.predict, [EXAMPLES / "astronaut.jpg"] * 2))
     assert [faces[0].label for faces in labels] == [recognizer.predict(EXAMPLES / "astronaut.jpg")[0].label] * 2
+
+
+def test_color_order_applies_to_callers_arrays_only_not_to_files_or_video_frames(tmp_path):
+    """Files and video frames are decoded to RGB by the package itself: a BGR recognizer used by
+    bfer predict's file and video paths gives the same answers as an RGB one."""
+    from balanced_fer.inference.predict_files import predict_files
+    from balanced_fer.inference.video import predict_video
+    from helpers import EXAMPLES, frames_to_video
+
+    rgb, bgr = Recognizer(), Recognizer(color_order="bgr")
+    files = [EXAMPLES / "astronaut.jpg"]
+    for detect in (True, False):
+        expected = list(predict_files(rgb, files, detect=detect, progress=False))
+        assert list(predict_files(bgr, files, detect=detect, progress=False)) == expected
+    video = frames_to_video([read_image(EXAMPLES / "astronaut.jpg", 3)] * 2, tmp_path / "clip.mp4")
+    assert list(predict_video(bgr, video, progress=False)) == list(predict_video(rgb, video, progress=False))

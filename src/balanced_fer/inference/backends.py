@@ -23,7 +23,7 @@ def model_tta(description: ModelDescription, tta: str | None) -> str:
     ``eval.tta``, which chose its checkpoint)."""
     tta = tta if tta is not None else description.tta
     if tta not in TTA_MODES:
-        raise BalancedFerError(f"test-time augmentation must be none or flip, got {tta!r}")
+        raise BalancedFerError(f"test-time augmentation must be {' or '.join(TTA_MODES)}, got {tta!r}")
     return tta
 
 

@@ -86,7 +86,7 @@ def predict_files(
                     bad += 1
                     records.append({"path": str(path), "error": str(err), "faces": []})
             if detect:
-                found = recognizer.predict_batch(images)
+                found = recognizer.predict_batch(images, color_order="rgb")  # read_image gives RGB
             else:
                 found = [
                     [Face(p.label, p.scores, (0.0, 0.0, float(im.shape[1]), float(im.shape[0])))]

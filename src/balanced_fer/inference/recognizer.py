@@ -132,16 +132,20 @@ class Recognizer:
             self._detector = BlazeFaceDetector(self._detector)
         return self._detector
 
-    def predict(self, image: np.ndarray | str | Path) -> list[Face]:
-        """Every face in an image (an array, grey / RGB / RGBA, or a file path) with its expression."""
-        return self.predict_batch([image])[0]
+    def predict(self, image: np.ndarray | str | Path, color_order: str | None = None) -> list[Face]:
+        """Every face in an image (a file path, or an array: grey, or colour in ``color_order``, by
+        default the recognizer's) with its expression."""
+        return self.predict_batch([image], color_order)[0]
 
-    def predict_batch(self, images: Sequence[np.ndarray | str | Path]) -> list[list[Face]]:
+    def predict_batch(
+        self, images: Sequence[np.ndarray | str | Path], color_order: str | None = None
+    ) -> list[list[Face]]:
         """:meth:`predict` for several images, scoring all their faces in one batch."""
         size = self.description.preprocessing.size
+        order = color_order or self.color_order
         found, crops = [], []
         for image in images:
-            rgb = read_image(image, 3) if isinstance(image, (str, Path)) else as_rgb(image, self.color_order)
+            rgb = read_image(image, 3) if isinstance(image, (str, Path)) else as_rgb(image, order)
             faces = self.detector.detect(rgb)
             found.append(faces)
             crops += [align_face(rgb, face, size, self.margin) for face in faces]

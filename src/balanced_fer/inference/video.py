@@ -53,7 +53,7 @@ def predict_video(
                     continue
                 analysed += 1
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                tracked = tracker.update(recognizer.predict(rgb))
+                tracked = tracker.update(recognizer.predict(rgb, color_order="rgb"))
                 if annotate_path is not None:
                     if writer is None:
                         annotate_path.parent.mkdir(parents=True, exist_ok=True)
