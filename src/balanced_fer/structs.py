@@ -26,10 +26,13 @@ def build(cls: type, values: Any, where: str, problems: list[str]) -> Any:
     unknown = sorted(set(values) - set(fields))
     if unknown:
         problems.append(f"unknown key(s) {', '.join(f'{where}{k}' for k in unknown)} (known: {', '.join(fields)})")
+    required = {
+        n for n, f in fields.items() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     kwargs, complete = {}, True
-    for name, spec in fields.items():
+    for name in fields:
         if name not in values:
-            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            if name in required:
                 problems.append(f"missing field {where}{name}")
                 complete = False
             continue
@@ -40,9 +43,7 @@ def build(cls: type, values: Any, where: str, problems: list[str]) -> Any:
             complete = complete and kwargs[name] is not None
         elif not matches(value, hint):
             problems.append(f"{where}{name}: expected {describe(hint)}, got {value!r}")
-            complete = complete and not (
-                spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
-            )
+            complete = complete and name not in required
         else:
             kwargs[name] = tuple(value) if typing.get_origin(hint) is tuple else value
     if not complete:
