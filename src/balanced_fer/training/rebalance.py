@@ -6,8 +6,12 @@ import dataclasses
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from ..errors import BalancedFerError
 from ..imbalance.decoupling import decouple_classifier
+from ..models import ModelDescription
 from ..models.checkpoint import load_model, save_checkpoint
 from .recipe import DecoupleConfig, load_recipe
 from .trainer import load_training_data
@@ -25,21 +29,37 @@ def decouple_checkpoint(
         raise BalancedFerError(f"{checkpoint}: the model file carries no training recipe to re-balance on")
     recipe = load_recipe(values=description.recipe)
     data = load_training_data(recipe, progress=progress)
-    start = time.perf_counter()
-    weight = decouple_classifier(
+    description = decouple_model(
         model,
+        description,
         data.train.images[data.train_index],
         data.train_labels,
-        description.preprocessing,
         cfg,
         device=device,
         seed=recipe.seed,
     )
-    description = description.replace(
+    return save_checkpoint(Path(out), dict(model.state_dict()), description)
+
+
+def decouple_model(
+    model: torch.nn.Module,
+    description: ModelDescription,
+    images: np.ndarray,
+    labels: np.ndarray,
+    cfg: DecoupleConfig,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> ModelDescription:
+    """Re-balance ``model``'s head in place on these training faces; returns its description with
+    the prior the new head's scores follow, the method (``decoupled``) and its time
+    (``decouple_seconds``), and without the old head's validation figures."""
+    start = time.perf_counter()
+    weight = decouple_classifier(model, images, labels, description.preprocessing, cfg, device=device, seed=seed)
+    return description.replace(
         trained_prior_weight=description.trained_prior_weight if weight is None else weight,
-        validation={},  # the old head's figures
+        validation={},
         provenance=dataclasses.replace(
             description.provenance, decoupled=cfg.method, decouple_seconds=round(time.perf_counter() - start, 1)
         ),
     )
-    return save_checkpoint(Path(out), dict(model.state_dict()), description)

@@ -7,7 +7,6 @@ with the same weights as an uninterrupted one (same machine, same software).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -404,23 +403,17 @@ class Trainer:
 
     def _finish(self) -> dict[str, Any]:
         model, description = load_model(self.best_path, self.device)
-        method = self.recipe.decouple.method
-        if method:
-            from ..imbalance.decoupling import decouple_classifier
+        if self.recipe.decouple.method:
+            from .rebalance import decouple_model  # it reads training data with this module's loader
 
-            images = self.data.train.images[self.data.train_index]
-            weight = decouple_classifier(
+            description = decouple_model(
                 model,
-                images,
+                description,
+                self.data.train.images[self.data.train_index],
                 self.data.train_labels,
-                self.preprocessing,
                 self.recipe.decouple,
                 device=self.device,
                 seed=self.recipe.seed,
-            )
-            description = description.replace(
-                trained_prior_weight=description.trained_prior_weight if weight is None else weight,
-                provenance=dataclasses.replace(description.provenance, decoupled=method),
             )
         tau = self.recipe.post_hoc.tau
         result = self.evaluate_model(model, tau=tau, bootstrap_rounds=1000)
