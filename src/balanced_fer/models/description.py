@@ -230,23 +230,24 @@ def migrate_v1(values: dict[str, Any]) -> dict[str, Any]:
     could name (new ones declare their share in ``balanced_fer.imbalance``). An ONNX export of
     format 1 carried no recipe and no calibration: it reads as plain cross-entropy, uncalibrated,
     which is what format 1 itself assumed."""
-    recipe = values.get("recipe") if isinstance(values.get("recipe"), dict) else None
-    model = values.get("model") if isinstance(values.get("model"), dict) else {}
-    calibration = values.get("calibration") if isinstance(values.get("calibration"), dict) else {}
-    adjustment = values.get("logit_adjustment") if isinstance(values.get("logit_adjustment"), dict) else {}
+
+    def section(key: str) -> dict[str, Any]:
+        return values[key] if isinstance(values.get(key), dict) else {}
+
+    recipe = section("recipe")
     figures = values.get("validation")
     migrated = {
-        "architecture": model,
+        "architecture": section("model"),
         "class_names": values.get("class_names"),
         "preprocessing": values.get("preprocessing"),
         "train_counts": values.get("train_counts"),
-        "trained_prior_weight": 1.0 - _v1_prior_removed(recipe or {}),
-        "post_hoc_tau": adjustment.get("tau", 0.0),
-        "calibration": calibration,
+        "trained_prior_weight": 1.0 - _v1_prior_removed(recipe),
+        "post_hoc_tau": section("logit_adjustment").get("tau", 0.0),
+        "calibration": section("calibration"),
         "tta": values.get("tta", "none"),
         "validation": {("int8" if values.get("quantization") else "float"): figures} if figures else {},
         "quantization": values.get("quantization"),
-        "recipe": recipe,
+        "recipe": recipe or None,
         "provenance": {k: values.get(k) for k in ("git_commit", "epoch", "decoupled", "decouple_seconds", "dbl")},
     }
     return {k: v for k, v in migrated.items() if v is not None}
