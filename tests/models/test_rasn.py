@@ -65,3 +65,34 @@ def test_state_round_trip_keeps_the_running_shared_feature():
     fresh.eval()
     x = torch.randn(3, 1, 44, 44)
     assert torch.equal(fresh.shared_running, model.shared_running) and torch.allclose(fresh(x), model(x))
+
+
+def test_the_running_shared_feature_stays_fp32_and_moves_under_bf16_autocast():
+    model = create_model("rasn", num_classes=7, in_chans=1, backbone="resnet_compact_s").train()
+    ones = torch.ones(4, model.num_features, 6, 6, dtype=torch.bfloat16)
+    model._shared(ones)
+    step = torch.tensor(1.0078125, dtype=torch.bfloat16)  # one bf16 step above 1: a bf16 average never leaves 1
+    for _ in range(50):
+        model._shared(ones * step)
+    expected = 1 + 0.0078125 * (1 - 0.9**50)
+    assert model.shared_running.dtype == torch.float32
+    assert torch.allclose(model.shared_running, torch.full_like(model.shared_running, expected), atol=1e-5)
+    restored = create_model("rasn", num_classes=7, in_chans=1, backbone="resnet_compact_s")
+    restored.load_state_dict({k: v.bfloat16() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    assert restored.shared_running.dtype == torch.float32
+
+
+def test_the_seed_studys_control_is_the_method_with_saf_off_and_nothing_else():
+    from balanced_fer.training.recipe import load_recipe
+    from seed_study import ROWS
+
+    (recipe, sets), (control_recipe, control_sets) = ROWS["RASN (SAF + AFA), CE"], ROWS["RASN control (saf: false), CE"]
+    method, control = load_recipe(recipe, sets).to_dict(), load_recipe(control_recipe, control_sets).to_dict()
+    assert method["model"]["kwargs"].pop("saf") is True and control["model"]["kwargs"].pop("saf") is False
+    assert method == control
+    with_saf = create_model(method["model"]["name"], 7, **method["model"]["kwargs"])
+    without = create_model(control["model"]["name"], 7, saf=False, **control["model"]["kwargs"])
+    shapes = {k: v.shape for k, v in without.state_dict().items() if k != "shared_running"}
+    extra = {k for k in with_saf.state_dict() if k not in shapes}
+    assert extra and all(k == "alpha" or k.startswith("afa.") or k == "shared_running" for k in extra)
+    assert all(with_saf.state_dict()[k].shape == shape for k, shape in shapes.items())

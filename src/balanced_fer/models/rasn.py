@@ -97,11 +97,12 @@ class RASN(Classifier):
         """The shared affinity feature (1, C, H, W) for this batch, or None."""
         if self.training:
             batch_mean = fmap.mean(dim=0, keepdim=True)
-            with torch.no_grad():
-                if self.shared_running.numel() != batch_mean.numel():
-                    self.shared_running = batch_mean.detach().clone()
+            with torch.no_grad():  # kept in fp32: a bf16 average barely moves at momentum 0.1
+                observed = batch_mean.detach().float()
+                if self.shared_running.numel() != observed.numel():
+                    self.shared_running = observed.clone()
                 else:
-                    self.shared_running.lerp_(batch_mean.detach(), self.momentum)
+                    self.shared_running.lerp_(observed, self.momentum)
             return batch_mean
         if self.shared_eval == "batch":
             return fmap.mean(dim=0, keepdim=True)
@@ -127,7 +128,7 @@ class RASN(Classifier):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + "shared_running"
         if key in state_dict:  # the running feature's shape is known only once trained
-            self.shared_running = torch.empty_like(state_dict[key])
+            self.shared_running = torch.empty_like(state_dict[key], dtype=torch.float32)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
