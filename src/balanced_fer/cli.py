@@ -578,13 +578,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _LogFormat(logging.Formatter):
+    """Progress lines (INFO) as they are; warnings and errors with their level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        return f"bfer: {message}" if record.levelno <= logging.INFO else f"bfer: {record.levelname.lower()}: {message}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.quiet or not sys.stderr.isatty():  # progress bars only for a person watching a terminal
         args.no_progress = True
-    logging.basicConfig(
-        format="bfer: %(levelname)s: %(message)s", level=logging.ERROR if args.quiet else logging.WARNING
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormat())
+    logging.basicConfig(handlers=[handler], level=logging.ERROR if args.quiet else logging.WARNING)
+    logging.getLogger("balanced_fer").setLevel(logging.ERROR if args.quiet else logging.INFO)  # epoch lines
     try:
         return args.run(args)
     except BalancedFerError as err:

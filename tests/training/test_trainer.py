@@ -17,7 +17,7 @@ import yaml
 
 from balanced_fer.cli import main
 from balanced_fer.models import load_checkpoint
-from balanced_fer.training.trainer import runs_bf16_natively
+from balanced_fer.training.trainer import curves_figure, runs_bf16_natively
 from helpers import write_toy_faces
 
 COUNTS = {"happy": 48, "sad": 24, "fear": 8}
@@ -142,6 +142,17 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
     assert main(train_args(toy_recipe, out)) == 2
 
 
+def test_the_console_shows_one_line_per_epoch_and_nothing_with_quiet(toy_recipe, tmp_path):
+    talk = cli(*train_args(toy_recipe, tmp_path / "talk", "schedule.epochs=2", "eval.select_metric=accuracy"))
+    quiet = cli("-q", *train_args(toy_recipe, tmp_path / "quiet", "schedule.epochs=1"))
+    lines = [line for line in talk.communicate()[0].splitlines() if line.startswith("bfer: toy epoch")]
+    assert talk.returncode == 0 and len(lines) == 2, lines
+    assert lines[0].startswith("bfer: toy epoch 1/2 (") and "val accuracy" in lines[0] and "MCA" in lines[0]
+    assert "worst class " in lines[1] and "best so far: epoch " in lines[1] and "(accuracy " in lines[1]
+    output = quiet.communicate()[0]
+    assert quiet.returncode == 0 and "bfer: toy epoch" not in output
+
+
 def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_path):
     straight = cli(*train_args(toy_recipe, tmp_path / "a"))
     assert straight.wait(timeout=300) == 0, straight.stdout.read()
@@ -208,3 +219,12 @@ def test_two_process_ddp_on_cpu(toy_recipe, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "final.safetensors").is_file()
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_curves_count_whole_epochs_on_the_x_axis():
+    row = {"train_loss": 1.0, "val_accuracy": 0.5, "val_mean_class_accuracy": 0.4, "val_macro_f1": 0.3}
+    figure = curves_figure([{"epoch": 1, **row}, {"epoch": 2, **row}], "two epochs")
+    figure.canvas.draw()  # an Agg canvas of its own: ticks are placed
+    for axes in figure.axes:
+        ticks = [t for t in axes.get_xticks() if axes.get_xlim()[0] <= t <= axes.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -393,12 +393,22 @@ class Trainer:
         self._save_state()
         _write_jsonl(self.out_dir / "metrics.jsonl", self.history)
         plot_curves(self.history, self.out_dir / "curves.png", self.recipe.name)
+        recall = result.summary()["recall"]
+        worst = min(recall, key=recall.get)
+        best = self.best["epoch"]
         log.info(
-            "epoch %d: loss %.4f, val acc %.4f, mca %.4f",
+            "%s epoch %d/%d (%.0f s): loss %.4f, val accuracy %.2f%%, MCA %.2f%%, worst class %s %.1f%%; best so far: epoch %d%s",
+            self.recipe.name,
             row["epoch"],
+            self.recipe.schedule.epochs,
+            row["seconds"],
             row["train_loss"],
-            result.accuracy,
-            result.mean_class_accuracy,
+            100 * result.accuracy,
+            100 * result.mean_class_accuracy,
+            worst,
+            100 * recall[worst],
+            best,
+            "" if metric_name == "last" else f" ({metric_name} {100 * self.best['metric']:.2f}%)",
         )
 
     def _finish(self) -> dict[str, Any]:
@@ -439,15 +449,15 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
-def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Training loss and validation accuracy / mean class accuracy / macro-F1 per epoch."""
+def curves_figure(history: list[dict[str, Any]], title: str):
+    """Training loss and validation accuracy / mean class accuracy / macro-F1 per epoch (whole epochs on x)."""
     from matplotlib.figure import Figure  # no pyplot: the caller's matplotlib backend and state stay untouched
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(10, 3.8))
     left, right = fig.subplots(1, 2)
     left.plot(epochs, [h["train_loss"] for h in history], marker=".")
-    left.set_xlabel("epoch")
     left.set_ylabel("training loss")
     for key, label in (
         ("val_accuracy", "accuracy"),
@@ -455,11 +465,19 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> None:
         ("val_macro_f1", "macro-F1"),
     ):
         right.plot(epochs, [100 * h[key] for h in history], marker=".", label=label)
-    right.set_xlabel("epoch")
     right.set_ylabel("validation %")
     right.legend()
+    for axes in (left, right):
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> None:
+    """``curves_figure`` written to ``path`` (PNG) atomically."""
+    fig = curves_figure(history, title)
     tmp = path.with_name(f".{path.name}")
     fig.savefig(tmp, dpi=110, format="png")
     tmp.replace(path)
