@@ -106,13 +106,22 @@ def _cmd_data_cache(args: argparse.Namespace) -> int:
 
 def _cmd_data_subsets(args: argparse.Namespace) -> int:
     from .data.stats import imbalance_ratio
-    from .imbalance.subsets import balanced_subsets
+    from .imbalance.subsets import balanced_subsets, subset_overlap
 
     dataset = _open_dataset(args)
     part = dataset.split(args.split)
     labels = [s.label for s in part.samples]
     target = int(args.target) if args.target.isdigit() else args.target
-    subsets = balanced_subsets(labels, args.k, target=target, max_upsample=args.max_upsample, seed=args.seed)
+    divisors = None if args.divisors == "none" else args.divisors
+    if divisors not in (None, "auto"):
+        try:
+            divisors = [float(d) for d in divisors.split(",")]
+        except ValueError:
+            raise BalancedFerError(f"--divisors {args.divisors!r}: expected auto, none or numbers like 5,5,1") from None
+    subsets = balanced_subsets(
+        labels, args.k, target=target, divisors=divisors, max_upsample=args.max_upsample, seed=args.seed
+    )
+    overlap = subset_overlap(subsets)
     width = max(len(n) for n in dataset.class_names + ("class",))
     print(f"{'class':<{width}}  {'full':>7}  " + "  ".join(f"{f'subset {i + 1}':>9}" for i in range(args.k)))
     full = part.counts()
@@ -123,12 +132,18 @@ def _cmd_data_subsets(args: argparse.Namespace) -> int:
         f"{'max/min':<{width}}  {imbalance_ratio(full):>7.1f}  "
         + "  ".join(f"{s.imbalance_ratio:>9.1f}" for s in subsets)
     )
+    if args.k > 1:
+        print("\nshare of subset i's faces also in subset j:")
+        print(f"{'':<{width}}  " + "  ".join(f"{f'subset {j + 1}':>9}" for j in range(args.k)))
+        for i, row in enumerate(overlap):
+            print(f"{f'subset {i + 1}':<{width}}  " + "  ".join(f"{100 * v:>8.1f}%" for v in row))
     _write_json(
         args.json,
         {
             "class_names": list(dataset.class_names),
             "full": full.tolist(),
             "subsets": [{"counts": s.counts, "imbalance_ratio": s.imbalance_ratio} for s in subsets],
+            "overlap": overlap.tolist(),
         },
     )
     return 0
@@ -406,7 +421,15 @@ def build_parser() -> argparse.ArgumentParser:
     subsets.add_argument("--split", default="train", help="split to divide (default %(default)s)")
     subsets.add_argument("--k", type=int_at_least(1), default=3, help="number of subsets (default 3)")
     subsets.add_argument(
-        "--target", default="median", help="images per class: a number, median, mean or min (default median)"
+        "--divisors",
+        default="auto",
+        help="class c keeps n_c / d_c: auto (the DBL authors' rule, default), numbers in class order "
+        "(5,5,5,5,5,1,5), or none to use --target",
+    )
+    subsets.add_argument(
+        "--target",
+        default="median",
+        help="with --divisors none: images per class, a number, median, mean or min (default median)",
     )
     subsets.add_argument(
         "--max-upsample", type=float, default=3.0, help="tail classes repeated at most this many times (default 3)"

@@ -22,13 +22,18 @@ from balanced_fer.dbl import (
     prunable_weights,
     prune_owned,
 )
-from balanced_fer.imbalance.subsets import balanced_subsets
+from balanced_fer.dbl.pipeline import Phase, PhaseHooks
+from balanced_fer.imbalance.losses import build_loss
+from balanced_fer.imbalance.subsets import auto_divisors, balanced_subsets, subset_overlap
 from balanced_fer.models import create_model, load_checkpoint, load_model
-from helpers import write_toy_faces
+from balanced_fer.training.recipe import load_recipe
+from helpers import random_checkpoint, write_toy_faces
 
 DBL = [
     "--set",
     "dbl.k=2",
+    "--set",
+    "dbl.divisors=null",  # the target reading: a subset of 72 toy faces instead of 26
     "--set",
     "dbl.task_epochs=2",
     "--set",
@@ -52,6 +57,59 @@ def test_subsets_keep_the_tail_and_draw_the_head():
     assert not np.array_equal(subsets[0].indices, subsets[1].indices)
     by_divisor = balanced_subsets(labels, 1, divisors=[5, 2, 1], seed=0)[0]
     assert by_divisor.counts == [100, 100, 40]
+
+
+def test_auto_divisors_and_overlap():
+    affectnet = [74874, 134415, 25459, 14090, 6378, 3803, 24882]  # the authors used 5, 5, 5, 3, 2, 1, 5
+    assert auto_divisors(affectnet) == [5, 5, 5, 4, 2, 1, 5]
+    labels = np.repeat([0, 1, 2], [500, 200, 40])
+    subsets = balanced_subsets(labels, 2, divisors="auto", seed=0)
+    assert subsets[0].counts == [100, 40, 40]  # d = 5, 5, 1
+    overlap = subset_overlap(subsets)
+    expected = (100 * 100 / 500 + 40 * 40 / 200 + 40) / 180  # independent draws of the head, all the tail
+    assert np.allclose(np.diag(overlap), 1) and abs(overlap[0, 1] - expected) < 0.1
+    with pytest.raises(Exception, match="divisors"):
+        balanced_subsets(labels, 2, divisors="even")
+
+
+def test_the_default_dbl_subsets_of_fer2013_differ(shared_datasets):
+    """With the median target, 87% of each subset's faces are in every other; the recipe's divisors
+    share about a quarter (independent draws of a fifth of each head class, and all of disgust)."""
+    from balanced_fer.data import open_dataset
+
+    recipe = load_recipe("configs/fer2013_dbl.yaml")
+    labels = np.array([s.label for s in open_dataset(shared_datasets / "fer2013").split("train").samples])
+    subsets = balanced_subsets(labels, recipe.dbl.k, divisors=recipe.dbl.divisors, target=recipe.dbl.target)
+    overlap = subset_overlap(subsets)
+    assert overlap[~np.eye(recipe.dbl.k, dtype=bool)].max() < 0.30
+    assert all(s.imbalance_ratio < 4 for s in subsets)
+    near_copies = subset_overlap(balanced_subsets(labels, 3, target="median"))
+    assert near_copies[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("task_heads", ["separate", "shared"])
+def test_a_task_starts_from_the_previous_head_only_when_heads_are_shared(tmp_path, task_heads):
+    recipe = load_recipe(
+        values={"model": {"name": "vgg_compact_s"}, "loss": {"name": "weighted_ce"}},
+        overrides=["dbl.k=2", f"dbl.task_heads={task_heads}", "dbl.class_weights=full"],
+    )
+    task1 = random_checkpoint(tmp_path / "task1.safetensors", classes=["a", "b", "c"])
+    previous = load_model(task1)[0]
+    model = create_model("vgg_compact_s", num_classes=3)
+    trainer = type("FakeTrainer", (), {})()
+    trainer.model, trainer.device = model, torch.device("cpu")
+    trainer.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    task2 = Phase("task2_train", "train", 2, 1)
+    hooks = PhaseHooks(recipe, task2, OwnershipMasks(model), np.arange(30), task1)
+    data = type("FakeData", (), {"train_counts": [100, 50, 10], "train_index": np.arange(160)})()
+    hooks.prepare_data(data)
+    hooks.on_setup(trainer)
+    same_head = torch.equal(model.get_classifier().weight, previous.get_classifier().weight)
+    assert same_head == (task_heads == "shared")
+    name, first = next(iter(prunable_weights(model)))
+    assert torch.equal(first, dict(prunable_weights(previous))[name])  # the backbone continues either way
+    full = build_loss("weighted_ce", [100, 50, 10])  # the whole set's counts, not the subset's 30 rows
+    assert torch.equal(trainer.loss_fn.weight, full.weight)
 
 
 def test_cubic_schedule():
@@ -150,11 +208,13 @@ def test_earlier_task_weights_are_bit_identical_after_a_later_task(dbl_run):
 
 
 def test_each_layer_reaches_its_target_sparsity(dbl_run):
-    for task, phase in ((1, "task1_retrain"), (2, "task2_retrain")):
-        start = phase_masks(dbl_run, f"task{task}_train")
-        end = phase_masks(dbl_run, phase)
-        for name in end:
-            assert int((end[name] == task).sum()) == round(0.5 * int((start[name] == task).sum())), (phase, name)
+    """Gradual (the default) pruning: each task keeps half of what was free when it began, by the end
+    of its training phase already, and retraining keeps it so."""
+    for task, before in ((1, None), (2, "task1_retrain")):
+        trained, retrained = phase_masks(dbl_run, f"task{task}_train"), phase_masks(dbl_run, f"task{task}_retrain")
+        for name, owner in retrained.items():
+            free = owner.numel() if before is None else int((phase_masks(dbl_run, before)[name] == 0).sum())
+            assert int((trained[name] == task).sum()) == int((owner == task).sum()) == round(0.5 * free), (task, name)
     union_before = phase_masks(dbl_run, "task2_retrain")
     union_after = phase_masks(dbl_run, "final")
     weights = phase_weights(dbl_run, "final")

@@ -24,6 +24,7 @@ import torch
 
 from ..errors import BalancedFerError
 from ..evaluation import evaluation_paths
+from ..imbalance.losses import build_loss
 from ..imbalance.subsets import balanced_subsets
 from ..models import create_model
 from ..models.checkpoint import load_checkpoint, load_training_state, remove_partial_saves, save_checkpoint
@@ -61,7 +62,7 @@ class PhaseHooks(TrainerHooks):
         self, recipe: Recipe, phase: Phase, masks: OwnershipMasks, rows: np.ndarray | None, start: Path | None
     ):
         self.cfg, self.phase, self.masks, self.rows, self.start = recipe.dbl, phase, masks, rows, start
-        self.weight_decay = recipe.optim.weight_decay
+        self.weight_decay, self.loss = recipe.optim.weight_decay, recipe.loss
         k = recipe.dbl.k
         if phase.mode == "final":
             self.tasks = set() if self.cfg.linear_probe else set(range(1, k + 1))
@@ -69,14 +70,17 @@ class PhaseHooks(TrainerHooks):
             self.tasks = {phase.task}
 
     def prepare_data(self, data: TrainingData) -> None:
+        self.full_counts = data.train_counts
         if self.rows is not None:
             data.train_index = data.train_index[self.rows]
 
     def on_setup(self, trainer: Trainer) -> None:
         model, phase = trainer.model, self.phase
+        if self.cfg.class_weights == "full" and phase.mode != "final":
+            trainer.loss_fn = build_loss(self.loss.name, self.full_counts, **self.loss.kwargs).to(trainer.device)
         if self.start is not None:
             tensors, _ = load_checkpoint(self.start)
-            keep_head = phase.mode == "retrain"
+            keep_head = phase.mode == "retrain" or (phase.mode == "train" and self.cfg.task_heads == "shared")
             head = model.head_name + "."
             state = {k: v for k, v in tensors.items() if keep_head or not k.startswith(head)}
             model.load_state_dict(state, strict=False)
@@ -159,8 +163,13 @@ def layer_sparsity(masks: OwnershipMasks) -> dict[str, dict[str, float]]:
 def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole DBL pipeline into ``out_dir``; returns the summary."""
     cfg = recipe.dbl
-    if cfg.prune_schedule not in ("one_shot", "gradual"):
-        raise BalancedFerError(f"dbl.prune_schedule must be one_shot or gradual, got {cfg.prune_schedule!r}")
+    for key, allowed in (
+        ("prune_schedule", ("gradual", "one_shot")),
+        ("task_heads", ("separate", "shared")),
+        ("class_weights", ("subset", "full")),
+    ):
+        if getattr(cfg, key) not in allowed:
+            raise BalancedFerError(f"dbl.{key} must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
     out_dir = Path(out_dir)
     state_path = out_dir / "dbl_state.safetensors"
     if state_path.exists() and not resume:

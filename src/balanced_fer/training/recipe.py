@@ -93,13 +93,15 @@ class DBLConfig:
     """Deep Balanced Learning (docs/dbl.md); ``k = 0`` trains normally."""
 
     k: int = 0  # number of balanced subsets (tasks)
-    target: int | str = "median"  # images per class in a subset (number, median, mean, min)
-    divisors: list[float] | None = None  # or per-class divisors n_c / d_c (class order of the dataset)
-    max_upsample: float = 3.0  # tail classes repeated at most this many times
+    divisors: list[float] | str | None = "auto"  # class c keeps n_c / d_c (class order of the dataset; auto: the authors' rule)
+    target: int | str = "median"  # with divisors null: images per class (number, median, mean, min)...
+    max_upsample: float = 3.0  # ...smaller classes repeated at most this many times
+    class_weights: str = "subset"  # a class-weighted loss counts the phase's subset, or the full training set
     task_epochs: int = 4  # training epochs on each subset
     retrain_epochs: int = 2  # epochs after pruning each task
     prune: float = 0.5  # share of each task's weights released for later tasks
-    prune_schedule: str = "one_shot"  # one_shot (between train and retrain) or gradual (cubic, during train)
+    prune_schedule: str = "gradual"  # gradual (cubic, during train) or one_shot (between train and retrain)
+    task_heads: str = "separate"  # separate: each task starts a fresh head; shared: task t + 1 continues task t's
     final_epochs: int = 4  # the union classifier on the full training set
     final_sparsity: float = 0.0  # gradual cubic pruning of the union during the final stage
     linear_probe: bool = False  # final stage trains the head only
