@@ -30,7 +30,9 @@ def parser():
     parser = table_parser(__doc__, "runs/seed_study")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=8, help="schedule.epochs of the non-DBL rows")
-    parser.add_argument("--only", nargs="*", default=None, help="train only rows whose name starts with one of these")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="train only rows whose name starts with one of these, in this order"
+    )
     return parser
 
 
@@ -48,8 +50,9 @@ def study_rows(args) -> dict[str, list]:
 def main() -> None:
     args = parser().parse_args()
     rows = study_rows(args)
-    wanted = [n for n in rows if args.only is None or any(n.startswith(p) for p in args.only)]
-    order = [runs[i] for i in range(len(args.seeds)) for name, runs in rows.items() if name in wanted]
+    prefixes = args.only if args.only is not None else [""]
+    wanted = [n for p in prefixes for n in rows if n.startswith(p)]
+    order = [rows[name][i] for i in range(len(args.seeds)) for name in dict.fromkeys(wanted)]
     run_rows(order, args.parallel, Path(args.runs))
 
 

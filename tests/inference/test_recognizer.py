@@ -108,11 +108,26 @@ def test_bfer_predict_on_a_folder(model, tmp_path, capsys):
     )
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 3 and all(r["label"] and not r["error"] for r in rows) and "score_disgust" in rows[0]
+    assert [r["face"] for r in rows] == ["1", "1", "1"]  # numbered as the text output's "face 1"
     args = ["predict", str(tmp_path / "faces"), "--model", str(model), "--no-detect", "--no-progress"]
     assert main(args + ["--format", "text"]) == 0
     text = capsys.readouterr().out
     assert "broken.jpg: error: " in text and text.count("1 face\n") == 3
     assert f"face 1 at x=0 y=0 40x40: {face['label']} (" in text
+
+
+def test_a_run_that_finds_no_faces_says_so_and_suggests_no_detect_for_crops(model, tmp_path, capsys, caplog):
+    for i in range(3):
+        write_face(tmp_path / "crops" / f"{i}.png", i, size=48)
+    assert main(["predict", str(tmp_path / "crops"), "--model", str(model), "--no-progress"]) == 0
+    assert "no face found in 3 of 3 images; 3 of them are at most" in caplog.text and "--no-detect" in caplog.text
+    caplog.clear()
+    cv2.imwrite(str(tmp_path / "wall.png"), np.full((600, 800, 3), 128, np.uint8))
+    assert main(["predict", str(tmp_path / "wall.png"), "--model", str(model), "--no-progress"]) == 0
+    assert "no face found in 1 of 1 images" in caplog.text and "--no-detect" not in caplog.text
+    caplog.clear()
+    assert main(["predict", str(tmp_path / "crops"), "--model", str(model), "--no-detect", "--no-progress"]) == 0
+    assert "no face" not in caplog.text
 
 
 def test_bfer_predict_errors(model, tmp_path, capsys):

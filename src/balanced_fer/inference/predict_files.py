@@ -74,7 +74,7 @@ def predict_files(
     record with its ``error`` and is counted in a warning, never fatal. ``annotate_dir`` receives a
     copy of each image with its faces drawn. A file of more than ``max_pixels`` is refused from its
     header, before decoding."""
-    bad, used = 0, set()
+    bad, used, faceless, small = 0, set(), 0, 0
     with tqdm(total=len(files), desc="predicting", unit="img", disable=not progress) as bar:
         for start in range(0, len(files), batch_size):
             chunk, images, records = files[start : start + batch_size], [], []
@@ -97,6 +97,9 @@ def predict_files(
                 if "error" not in record:
                     faces, image = next(results), next(pictures)
                     record["faces"] = [face.to_dict() for face in faces]
+                    if not faces:
+                        faceless += 1
+                        small += max(image.shape[:2]) <= CROP_SIDE
                     if annotate_dir is not None:
                         target = _unique(annotate_dir, Path(record["path"]), used)
                         cv2.imwrite(str(target), annotate(image, faces))
@@ -104,6 +107,22 @@ def predict_files(
             bar.update(len(chunk))
     if bad:
         log.warning("%d of %d images could not be read (their records carry the error)", bad, len(files))
+    if faceless:
+        log.warning("%s", no_face_hint(faceless, small, len(files)))
+
+
+CROP_SIDE = 160  # images this small with no face found are likely face crops (FER2013's are 48 px)
+
+
+def no_face_hint(faceless: int, small: int, total: int) -> str:
+    """The end-of-run line for images where the detector found no face."""
+    line = f"no face found in {faceless} of {total} images"
+    if small * 2 >= faceless:  # mostly small pictures: likely crops that are all face, too tight to detect
+        line += (
+            f"; {small} of them are at most {CROP_SIDE} px, like face crops: if the images are crops of one "
+            "face each, run with --no-detect (detect=False) to score each whole image"
+        )
+    return line
 
 
 def _unique(folder: Path, source: Path, used: set[str]) -> Path:
@@ -148,7 +167,7 @@ def write_records(records: Iterator[dict], out: TextIO, fmt: str, classes: list[
             writer.writerow(
                 [record["path"], "", "", "", "", "", ""] + [""] * len(classes) + [record.get("error", "no face")]
             )
-        for i, face in enumerate(record["faces"]):
+        for i, face in enumerate(record["faces"], 1):  # numbered from 1, as the text output does
             writer.writerow(
                 [record["path"], i, *face["box"], face["label"]] + [f"{face['scores'][c]:.6f}" for c in classes] + [""]
             )

@@ -93,7 +93,9 @@ class DBLConfig:
     """Deep Balanced Learning (docs/dbl.md); ``k = 0`` trains normally."""
 
     k: int = 0  # number of balanced subsets (tasks)
-    divisors: list[float] | str | None = "auto"  # class c keeps n_c / d_c (class order of the dataset; auto: the authors' rule)
+    divisors: list[float] | str | None = (
+        "auto"  # class c keeps n_c / d_c (class order of the dataset; auto: the authors' rule)
+    )
     target: int | str = "median"  # with divisors null: images per class (number, median, mean, min)...
     max_upsample: float = 3.0  # ...smaller classes repeated at most this many times
     class_weights: str = "subset"  # a class-weighted loss counts the phase's subset, or the full training set
