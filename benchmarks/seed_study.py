@@ -2,16 +2,27 @@
 control, and DBL, each trained with several seeds on one short schedule and compared in pairs.
 
     python benchmarks/seed_study.py [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
+    python benchmarks/seed_study.py --report-only     # the table from the runs (or labels) so far
 
 Every row keeps its last epoch (`eval.select_metric=last`, the rule DBL's phases use), so no row is
-selected on validation. Writes benchmarks/results/seed_study.{json,md}.
+selected on validation. Each finished run's validation labels are kept in
+benchmarks/results/seed_study/ (the table rebuilds without the checkpoints); the table, with mean +- sd
+over seeds and each comparison's paired difference (95% bootstrap over faces, every run resampled on
+the same faces), goes to benchmarks/results/seed_study.{json,md}.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from table import run_rows, table_parser, train_row
+import numpy as np
+
+from balanced_fer.data import load_arrays
+from balanced_fer.evaluation import paired_difference_ci95
+from balanced_fer.inference.backends import load_backend
+from balanced_fer.inference.evaluate import deployed_labels, validation_dataset
+from table import BFER, run_rows, slug, table_parser, train_row
 
 BASELINE = "configs/fer2013_baseline.yaml"
 RASN = "configs/fer2013_rasn_compact.yaml"
@@ -24,12 +35,21 @@ ROWS = {
     "RASN control (saf: false), CE": (RASN, ["model.kwargs.saf=false"]),
     "DBL K=3": (DBL, []),
 }
+# method -> control: each comparison the table reports
+COMPARISONS = [
+    ("RASN (SAF + AFA), CE", "RASN control (saf: false), CE"),
+    ("RASN control (saf: false), CE", "CE"),
+    ("weighted CE (inverse frequency)", "CE"),
+    ("DBL K=3", "weighted CE (inverse frequency)"),
+    ("DBL K=3", "CE"),
+]
 
 
 def parser():
     parser = table_parser(__doc__, "runs/seed_study")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=8, help="schedule.epochs of the non-DBL rows")
+    parser.add_argument("--report-only", action="store_true", help="train nothing; write the table")
     parser.add_argument(
         "--only", nargs="*", default=None, help="train only rows whose name starts with one of these, in this order"
     )
@@ -47,13 +67,105 @@ def study_rows(args) -> dict[str, list]:
     return rows
 
 
+def run_labels(row, store: Path) -> dict | None:
+    """A finished run's validation truth and deployed labels, read once from its checkpoint and kept."""
+    path = store / f"{slug(row.name)}.json"
+    if not path.is_file():
+        checkpoint = row.summary.parent / "final.safetensors"
+        if not row.summary.is_file():
+            return None
+        backend = load_backend(checkpoint)
+        dataset, split = validation_dataset(backend.description)
+        pre = backend.description.preprocessing
+        arrays = load_arrays(dataset, split, pre.size, pre.channels, progress=False)
+        minutes = json.loads(row.summary.read_text())["train_seconds"] / 60
+        record = {
+            "run": row.name,
+            "command": " ".join(["bfer"] + row.command[len(BFER) :]),
+            "train_minutes": round(minutes, 1),
+            "classes": list(dataset.class_names),
+            "truth": arrays.labels.tolist(),
+            "labels": deployed_labels(backend, arrays.images).tolist(),
+        }
+        store.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    return json.loads(path.read_text())
+
+
+def seed_of(record: dict) -> str:
+    return record["run"].rsplit(" ", 1)[1]
+
+
+def seed_labels(records: list[dict], seeds: list[str]) -> list[np.ndarray]:
+    return [np.asarray(r["labels"]) for r in records if seed_of(r) in seeds]
+
+
+def figures(record: dict) -> dict:
+    truth, labels = np.asarray(record["truth"]), np.asarray(record["labels"])
+    recall = {c: float((labels[truth == i] == i).mean()) for i, c in enumerate(record["classes"])}
+    return {
+        "accuracy": float((truth == labels).mean()),
+        "mean_class_accuracy": float(np.mean(list(recall.values()))),
+        "disgust": recall.get("disgust"),
+        "fear": recall.get("fear"),
+    }
+
+
+def report(rows: dict[str, list], args) -> str:
+    store = args.out / "seed_study"
+    done = {name: [r for r in (run_labels(row, store) for row in runs) if r] for name, runs in rows.items()}
+    lines = [
+        f"{args.epochs} epochs (DBL: its recipe's phases), last epoch, FER2013 val; mean +- sd over seeds",
+        "",
+        "| row | seeds | accuracy | mean class acc. | disgust recall | fear recall | train minutes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    table = {"rows": {}, "comparisons": []}
+    for name, records in done.items():
+        if not records:
+            lines.append(f"| {name} | 0 | not run yet | | | | |")
+            continue
+        per_seed = [figures(r) for r in records]
+        cells = []
+        for key in ("accuracy", "mean_class_accuracy", "disgust", "fear"):
+            values = 100 * np.array([f[key] for f in per_seed])
+            cells.append(f"{values.mean():.2f} +- {values.std(ddof=1):.2f}" if len(values) > 1 else f"{values[0]:.2f}")
+        minutes = np.mean([r["train_minutes"] for r in records])
+        lines.append(f"| {name} | {len(records)} | " + " | ".join(cells) + f" | {minutes:.1f} |")
+        table["rows"][name] = {"runs": [{"run": r["run"], **f} for r, f in zip(records, per_seed)]}
+    lines += ["", "| method - control | seeds | accuracy (95% CI) | MCA (95% CI) | reading |", "|---|---|---|---|---|"]
+    for method, control in COMPARISONS:
+        seeds = sorted({seed_of(r) for r in done[method]} & {seed_of(r) for r in done[control]})
+        if not seeds:
+            lines.append(f"| {method} - {control} | 0 | not run yet | | |")
+            continue
+        truth = np.asarray(done[method][0]["truth"])
+        diff = paired_difference_ci95(
+            truth, seed_labels(done[method], seeds), seed_labels(done[control], seeds), len(done[method][0]["classes"])
+        )
+        acc, mca = (100 * np.array(diff[k]) for k in ("accuracy", "mean_class_accuracy"))
+        reading = "no measurable effect" if mca[1] <= 0 <= mca[2] else ("MCA higher" if mca[0] > 0 else "MCA lower")
+        lines.append(
+            f"| {method} - {control} | {len(seeds)} | {acc[0]:+.2f} ({acc[1]:+.2f} to {acc[2]:+.2f}) | "
+            f"{mca[0]:+.2f} ({mca[1]:+.2f} to {mca[2]:+.2f}) | {reading} |"
+        )
+        table["comparisons"].append({"method": method, "control": control, "seeds": seeds, **diff})
+    lines += ["", "Commands (one per run):", ""] + [f"- `{r['command']}`" for records in done.values() for r in records]
+    markdown = "\n".join(lines) + "\n"
+    (args.out / "seed_study.md").write_text(markdown)
+    (args.out / "seed_study.json").write_text(json.dumps(table, indent=2) + "\n")
+    return markdown
+
+
 def main() -> None:
     args = parser().parse_args()
     rows = study_rows(args)
-    prefixes = args.only if args.only is not None else [""]
-    wanted = [n for p in prefixes for n in rows if n.startswith(p)]
-    order = [rows[name][i] for i in range(len(args.seeds)) for name in dict.fromkeys(wanted)]
-    run_rows(order, args.parallel, Path(args.runs))
+    if not args.report_only:
+        prefixes = args.only if args.only is not None else [""]
+        wanted = [n for p in prefixes for n in rows if n.startswith(p)]
+        order = [rows[name][i] for i in range(len(args.seeds)) for name in dict.fromkeys(wanted)]
+        run_rows(order, args.parallel, Path(args.runs))
+    print(report(rows, args))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import pytest
 from balanced_fer.evaluation import (
     evaluate_predictions,
     expected_calibration_error,
+    paired_difference_ci95,
     save_evaluation,
     to_markdown,
 )
@@ -118,3 +119,17 @@ print(matplotlib.get_backend(), path.read_bytes()[:4] == b"\\x89PNG")
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["svg", "True"]
+
+
+def test_paired_difference_of_runs_on_the_same_faces():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 3, 600)
+    noisy = [np.where(rng.random(600) < 0.5, targets, rng.integers(0, 3, 600)) for _ in range(3)]
+    same = paired_difference_ci95(targets, noisy, noisy, 3, rounds=200)
+    assert all(value == 0 for figures in same.values() for value in figures)
+    better = [np.where(rng.random(600) < 0.8, targets, rng.integers(0, 3, 600)) for _ in range(3)]
+    gain = paired_difference_ci95(targets, better, noisy, 3, rounds=200)["accuracy"]
+    assert 0 < gain[1] < gain[0] < gain[2]  # about +0.2, and the interval excludes zero
+    assert gain[0] == pytest.approx(
+        np.mean([(b == targets).mean() - (n == targets).mean() for b, n in zip(better, noisy)])
+    )

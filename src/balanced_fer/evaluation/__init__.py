@@ -5,6 +5,7 @@ from .metrics import (
     bootstrap_ci95,
     evaluate_predictions,
     expected_calibration_error,
+    paired_difference_ci95,
 )
 from .report import evaluation_paths, plot_confusion_matrix, save_evaluation, to_markdown
 
@@ -13,6 +14,7 @@ __all__ = [
     "bootstrap_ci95",
     "evaluate_predictions",
     "expected_calibration_error",
+    "paired_difference_ci95",
     "plot_confusion_matrix",
     "evaluation_paths",
     "save_evaluation",
