@@ -40,6 +40,7 @@ import torch
 
 from balanced_fer import Recognizer
 from balanced_fer.data import load_arrays, open_dataset
+from balanced_fer.doctor import cpu_description
 from balanced_fer.evaluation import evaluate_predictions
 from balanced_fer.inference import OnnxBackend, export_onnx, load_backend
 from balanced_fer.inference.evaluate import deployed_probabilities
@@ -48,24 +49,6 @@ from balanced_fer.pretrained import resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FER_CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]  # fer's output order
-INT8_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
-
-
-def cpu_description() -> dict:
-    """The CPU's model name and its int8-relevant instruction-set flags (Linux /proc/cpuinfo)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {"model": platform.processor() or platform.machine(), "flags": "unknown (no /proc/cpuinfo)"}
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    flags = set(fields.get("flags", "").split())
-    vnni = flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
-    return {
-        "model": fields.get("model name", platform.machine()),
-        "flags": " ".join(f for f in INT8_FLAGS if f in flags) or "none of " + ", ".join(INT8_FLAGS),
-        "int8_products": "32-bit sums (VNNI / AMX)" if vnni else "16-bit saturating pair sums (VPMADDUBSW)",
-    }
 
 
 def faces_per_second(score, faces: np.ndarray, batch: int, repeats: int) -> float:

@@ -28,13 +28,13 @@ import numpy as np
 import onnx
 
 from balanced_fer.data import load_arrays, open_dataset
+from balanced_fer.doctor import cpu_description
 from balanced_fer.evaluation import evaluate_predictions
 from balanced_fer.inference import OnnxBackend, TorchBackend, export_onnx, saturation_risks
 from balanced_fer.inference.evaluate import deployed_probabilities
 from balanced_fer.inference.export import calibration_sample, quantize_int8
 from balanced_fer.models import prepare_batch
 from balanced_fer.pretrained import resolve_model
-from inference_speed import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMES = {  # name: quantize_int8 settings

@@ -157,6 +157,15 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import format_report, report
+
+    values = report()
+    print(format_report(values), end="")
+    _write_json(args.json, values)
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from .inference import OnnxBackend, load_backend
     from .models import create_model, default_input_size, list_models
@@ -444,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the registered models")
     models.add_argument("pattern", nargs="?", default="*", help="glob pattern, e.g. 'resnet*'")
     models.set_defaults(run=_cmd_models)
+
+    doctor = commands.add_parser(
+        "doctor", help="versions, CPU flags, onnxruntime providers, where models and caches live (for bug reports)"
+    )
+    doctor.add_argument("--json", metavar="OUT", help="also write it as JSON")
+    doctor.set_defaults(run=_cmd_doctor)
 
     train = commands.add_parser("train", help="train a model from a YAML recipe")
     train.add_argument("recipe", type=Path, help="recipe file, e.g. configs/fer2013_compact.yaml")
