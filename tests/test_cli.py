@@ -86,9 +86,16 @@ def test_data_subsets(shared_datasets, tmp_path, capsys):
     out = tmp_path / "subsets.json"
     assert main(["data", "subsets", str(shared_datasets / "fer2013"), "--k", "2", "--json", str(out)]) == 0
     payload = json.loads(out.read_text())
-    assert payload["full"][payload["class_names"].index("disgust")] == 436
-    assert all(s["counts"][payload["class_names"].index("disgust")] == 3 * 436 for s in payload["subsets"])
-    assert "subset 2" in capsys.readouterr().out
+    disgust, happiness = payload["class_names"].index("disgust"), payload["class_names"].index("happiness")
+    assert payload["full"][disgust] == 436
+    assert all(s["counts"][disgust] == 436 and s["counts"][happiness] == 1443 for s in payload["subsets"])  # d 1, 5
+    assert payload["overlap"][0][0] == 1 and payload["overlap"][0][1] < 0.3
+    assert "share of subset i's faces also in subset j" in capsys.readouterr().out
+    args = ["data", "subsets", str(shared_datasets / "fer2013"), "--k", "2", "--json", str(out), "--divisors", "none"]
+    assert main(args) == 0
+    assert all(s["counts"][disgust] == 3 * 436 for s in json.loads(out.read_text())["subsets"])  # median target
+    assert main(args[:-1] + ["5,x"]) == 2
+    assert "--divisors '5,x': expected auto, none or numbers" in capsys.readouterr().err
 
 
 ASTRONAUT = str(EXAMPLES / "astronaut.jpg")

@@ -15,6 +15,7 @@ _HOMES = {
     "export_onnx": "export",
     "load_backend": "backends",
     "saturation_risks": "export",
+    "to_dataframe": "results",
 }
 __all__ = sorted(_HOMES)
 

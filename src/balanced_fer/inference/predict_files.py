@@ -18,6 +18,7 @@ from ..data.formats.folder import IMAGE_SUFFIXES
 from ..errors import BalancedFerError, ImageError
 from .annotate import annotate
 from .recognizer import Face, Recognizer
+from .results import face_rows, table_columns
 
 log = logging.getLogger("balanced_fer")
 
@@ -159,16 +160,11 @@ def write_records(records: Iterator[dict], out: TextIO, fmt: str, classes: list[
             out.write(json.dumps(record) + "\n" if fmt == "jsonl" else describe(record))
             count += 1
         return count
-    writer = csv.writer(out)
-    writer.writerow(["path", "face", "x", "y", "w", "h", "label"] + [f"score_{c}" for c in classes] + ["error"])
+    columns = table_columns(classes)
+    writer = csv.DictWriter(out, columns)
+    writer.writeheader()
     for record in records:
         count += 1
-        if record.get("error") or not record["faces"]:
-            writer.writerow(
-                [record["path"], "", "", "", "", "", ""] + [""] * len(classes) + [record.get("error", "no face")]
-            )
-        for i, face in enumerate(record["faces"], 1):  # numbered from 1, as the text output does
-            writer.writerow(
-                [record["path"], i, *face["box"], face["label"]] + [f"{face['scores'][c]:.6f}" for c in classes] + [""]
-            )
+        for row in face_rows([record], classes):
+            writer.writerow({k: f"{v:.6f}" if k.startswith("score_") else v for k, v in row.items()})
     return count

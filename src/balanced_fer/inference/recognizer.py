@@ -158,6 +158,15 @@ class Recognizer:
             for faces in found
         ]
 
+    def predict_video(self, source: str | Path | int, *, progress: bool = False, **options) -> list[dict]:
+        """Every analysed frame of a video file (or webcam index) as a record: ``frame``, ``time`` and
+        ``faces``, each with a ``track`` id that follows the face across frames and scores smoothed in
+        time. ``options`` as for :func:`~balanced_fer.inference.video.predict_video` (``every``,
+        ``smoothing``, ``max_frames``, ``annotate_path``); ``to_dataframe`` tabulates the result."""
+        from .video import predict_video
+
+        return list(predict_video(self, source, progress=progress, **options))
+
     def predict_proba(self, faces: Sequence[np.ndarray] | np.ndarray, color_order: str | None = None) -> np.ndarray:
         """(N, K) class probabilities for N face crops (each any size; grey, or colour in
         ``color_order``, by default the recognizer's)."""
