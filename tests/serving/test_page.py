@@ -66,3 +66,15 @@ def test_upload_shows_boxed_faces_with_labels(browser, server):
     page.wait_for_function("document.getElementById('canvas').dataset.faces === '0'", timeout=30_000)
     assert page.locator("#faces li").count() == 0
     assert not errors
+
+
+def test_before_any_upload_a_placeholder_offers_the_example_photo(browser, server):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server + "/")
+    assert page.locator("#placeholder").is_visible() and page.locator("#example-button").is_visible()
+    assert not page.locator("#canvas").is_visible() and not page.locator("#faces-heading").is_visible()
+    page.click("#example-button")
+    page.wait_for_function("document.getElementById('canvas').dataset.faces !== undefined", timeout=30_000)
+    assert page.locator("#canvas").get_attribute("data-faces") == "1"
+    assert page.locator("#canvas").is_visible() and not page.locator("#placeholder").is_visible()
+    assert page.locator("#faces-heading").is_visible()

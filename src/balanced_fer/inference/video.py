@@ -59,7 +59,7 @@ def predict_video(
                         annotate_path.parent.mkdir(parents=True, exist_ok=True)
                         size = (frame.shape[1], frame.shape[0])
                         writer = cv2.VideoWriter(str(annotate_path), cv2.VideoWriter_fourcc(*"mp4v"), fps / every, size)
-                    writer.write(annotate(rgb, [face for _, face in tracked]))
+                    writer.write(annotate(rgb, [face for _, face in tracked], [track for track, _ in tracked]))
                 yield {
                     "frame": index,
                     "time": round(index / fps, 3),

@@ -39,6 +39,8 @@ async function loadModelInfo() {
 }
 
 function draw(source, faces) {
+  document.getElementById("placeholder").hidden = true;
+  canvas.hidden = false;
   canvas.width = source.videoWidth || source.naturalWidth || source.width;
   canvas.height = source.videoHeight || source.naturalHeight || source.height;
   context.drawImage(source, 0, 0, canvas.width, canvas.height);
@@ -69,6 +71,7 @@ function showFaces(faces) {
     item.append(title, bars(face.scores, face.label));
     return item;
   }));
+  document.getElementById("faces-heading").hidden = false;
   statusText.textContent = faces.length === 1 ? "1 face" : `${faces.length} faces`;
   canvas.dataset.faces = String(faces.length);
 }
@@ -153,4 +156,8 @@ dropZone.addEventListener("drop", (event) => {
   if (event.dataTransfer.files.length) analyseFile(event.dataTransfer.files[0]);
 });
 webcamButton.addEventListener("click", () => (stream ? stopWebcam() : startWebcam()));
+document.getElementById("example-button").addEventListener("click", async () => {
+  const response = await fetch("/static/example.jpg");
+  analyseFile(new File([await response.blob()], "example.jpg", { type: "image/jpeg" }));
+});
 loadModelInfo().catch((error) => { document.getElementById("model-info").textContent = `model info unavailable: ${error.message}`; });
