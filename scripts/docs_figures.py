@@ -55,7 +55,7 @@ def page_screenshots(chromium: str) -> list[Path]:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    before, after = FIGURES / "page_before_upload.png", FIGURES / "page_after_example.png"
+    before, after = FIGURES / "page_before_upload.png", FIGURES / "page_after_example.jpg"
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox"])
@@ -65,7 +65,7 @@ def page_screenshots(chromium: str) -> list[Path]:
             page.screenshot(path=str(before), full_page=True)
             page.click("#example-button")
             page.wait_for_function("document.getElementById('canvas').dataset.faces !== undefined", timeout=30_000)
-            page.screenshot(path=str(after), full_page=True)
+            page.screenshot(path=str(after), full_page=True, type="jpeg", quality=85)
             browser.close()
     finally:
         server.should_exit = True
