@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .data.dataset import MAX_PIXELS
 from .errors import BalancedFerError
-from .faces.detector import DEFAULT_DETECTOR
+from .faces.detector import DEFAULT_DETECTOR, DEFAULT_MIN_SCORE
 from .inference.tracking import FaceTracker
 from .labels import parse_class_map
 from .serving.decode import ServiceLimits
@@ -252,7 +252,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .inference.predict_files import write_records
     from .inference.sources import predict_sources
 
-    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, detector=args.detector)
+    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, **_detection_options(args))
     records = predict_sources(
         recognizer,
         args.paths,
@@ -307,12 +307,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = ServiceLimits(
         max_upload_bytes=int(args.max_upload_mb * 2**20), **{name: getattr(args, name) for _, name, *_ in SERVICE_FLAGS}
     )
-    app = create_app(args.model, limits, prior=args.prior, detector=args.detector)  # a bad model fails here
+    options = dict(prior=args.prior, **_detection_options(args))
+    app = create_app(args.model, limits, **options)  # a bad model fails here
     print(
         f"bfer: serving on http://{args.host}:{args.port}/ (API schema at /openapi.json); Ctrl-C stops", file=sys.stderr
     )
     if args.workers > 1:  # each worker process builds its own app from the environment
-        os.environ[CONFIG_ENV] = serve_config(args.model, limits, args.prior, args.detector)
+        os.environ[CONFIG_ENV] = serve_config(args.model, limits, **options)
         uvicorn.run(
             "balanced_fer.serving.app:app_from_environment",
             factory=True,
@@ -352,6 +353,32 @@ def _cmd_export(args: argparse.Namespace) -> int:
     gap = export_gap(args.checkpoint, out)
     print(f"wrote {out} (opset {args.opset}, dynamic batch); largest logit difference to PyTorch on 8 faces: {gap:.2e}")
     return 0
+
+
+def _add_detection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The face detector's flags, the same for bfer predict and bfer serve."""
+    parser.add_argument(
+        "--detector",
+        default=DEFAULT_DETECTOR,
+        help="BlazeFace 'full', 'short', or a .tflite path (default %(default)s)",
+    )
+    parser.add_argument(
+        "--detection-threshold",
+        type=float,
+        default=DEFAULT_MIN_SCORE,
+        help="detection score a face needs, between 0 and 1; lower finds more faces (default %(default)s)",
+    )
+    parser.add_argument(
+        "--min-face-size",
+        type=float,
+        default=0,
+        metavar="PX",
+        help="leave out faces smaller than this many pixels a side (default 0: keep all)",
+    )
+
+
+def _detection_options(args: argparse.Namespace) -> dict:
+    return dict(detector=args.detector, detection_threshold=args.detection_threshold, min_face_size=args.min_face_size)
 
 
 def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -498,11 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
     )
     predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
-    predict.add_argument(
-        "--detector",
-        default=DEFAULT_DETECTOR,
-        help="BlazeFace 'full', 'short', or a .tflite path (default %(default)s)",
-    )
+    _add_detection_arguments(predict)
     predict.add_argument("--annotate", type=Path, help="folder for copies of the images / videos with faces drawn")
     predict.add_argument(
         "--webcam", type=int, metavar="N", help="also read webcam N (stop with Ctrl-C or --max-frames)"
@@ -577,11 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
     )
     serve.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
-    serve.add_argument(
-        "--detector",
-        default=DEFAULT_DETECTOR,
-        help="BlazeFace 'full', 'short', or a .tflite path (default %(default)s)",
-    )
+    _add_detection_arguments(serve)
     serve.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default 1)")
     serve.add_argument(
         "--max-upload-mb",

@@ -181,3 +181,36 @@ def test_color_order_applies_to_callers_arrays_only_not_to_files_or_video_frames
         assert list(predict_files(bgr, files, detect=detect, progress=False)) == expected
     video = frames_to_video([read_image(EXAMPLES / "astronaut.jpg", 3)] * 2, tmp_path / "clip.mp4")
     assert list(predict_video(bgr, video, progress=False)) == list(predict_video(rgb, video, progress=False))
+
+
+class FixedDetector:
+    """Two faces: a small sure one and a large doubtful one."""
+
+    def detect(self, rgb):
+        from balanced_fer.faces import DetectedFace
+
+        points = np.zeros((6, 2))
+        return [DetectedFace((10, 10, 20, 20), points, 0.9), DetectedFace((60, 60, 100, 100), points, 0.55)]
+
+
+@pytest.mark.parametrize(
+    "options, sizes",
+    [({}, [20, 100]), ({"min_face_size": 30}, [100]), ({"detection_threshold": 0.6}, [20]), ({"min_face_size": 200}, [])],
+)
+def test_detection_threshold_and_min_face_size_leave_faces_out(model, options, sizes):
+    faces = Recognizer(model, detector=FixedDetector(), **options).predict(np.zeros((200, 200, 3), np.uint8))
+    assert [face.box[2] for face in faces] == sizes
+
+
+def test_the_service_and_its_workers_get_the_same_detection_settings(model, monkeypatch):
+    pytest.importorskip("fastapi")
+    from balanced_fer.serving import ServiceLimits
+    from balanced_fer.serving.app import CONFIG_ENV, app_from_environment, serve_config
+
+    options = {"prior": "uniform", "detector": "short", "detection_threshold": 0.7, "min_face_size": 24}
+    monkeypatch.setenv(CONFIG_ENV, serve_config(str(model), ServiceLimits(), **options))
+    recognizer = app_from_environment().state.service.new_recognizer()
+    assert (recognizer.detection_threshold, recognizer.min_face_size, recognizer.prior) == (0.7, 24, "uniform")
+    assert recognizer.detector.min_score == 0.7 and recognizer.detector.spec.size == 128
+    with pytest.raises(BalancedFerError, match="detection_threshold must be between 0 and 1"):
+        Recognizer(model, detection_threshold=0)

@@ -54,6 +54,7 @@ BLAZEFACE = {
     "full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), (1,)),
 }
 DEFAULT_DETECTOR = "full"  # finds faces from close-ups to about 5 m; "short" is for selfies
+DEFAULT_MIN_SCORE = 0.5  # detection score a face needs; lower finds more (and more false) faces
 
 
 def ssd_anchors(spec: BlazeFaceSpec) -> np.ndarray:
@@ -102,7 +103,9 @@ class BlazeFaceDetector:
     """BlazeFace on LiteRT: ``model`` is ``full``, ``short`` or a path to a BlazeFace ``.tflite`` of
     the full-range layout."""
 
-    def __init__(self, model: str = DEFAULT_DETECTOR, min_score: float = 0.5, iou: float = 0.3, threads: int = 1):
+    def __init__(
+        self, model: str = DEFAULT_DETECTOR, min_score: float = DEFAULT_MIN_SCORE, iou: float = 0.3, threads: int = 1
+    ):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:

@@ -13,7 +13,7 @@ import torch
 from ..data import read_image
 from ..data.dataset import resize_square
 from ..errors import BalancedFerError
-from ..faces import DEFAULT_DETECTOR, BlazeFaceDetector, FaceDetector, align_face
+from ..faces import DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, BlazeFaceDetector, FaceDetector, align_face
 from ..pretrained import pretrained_path
 from .backends import load_backend, model_tta
 from .scoring import deployment_logits
@@ -74,7 +74,8 @@ class Recognizer:
     """Facial expressions from a checkpoint (``.safetensors``) or its ONNX export.
 
     ``predict(image)`` finds the faces (``detector``: ``full`` or ``short`` BlazeFace, a ``.tflite``
-    path, or any object with ``detect(rgb) -> list[DetectedFace]``), aligns each (eyes level, face box
+    path, or any object with ``detect(rgb) -> list[DetectedFace]``; faces scoring under
+    ``detection_threshold`` or smaller than ``min_face_size`` pixels a side are left out), aligns each (eyes level, face box
     plus ``margin`` scaled into the model's crop) and scores it; ``predict_proba(face_crops)`` scores
     crops directly. Arrays are **RGB** (grey and RGBA too); pass ``color_order="bgr"`` for OpenCV's
     ``cv2.imread`` / ``VideoCapture`` arrays (file paths are always read correctly). ``prior`` re-targets the scores to the class frequencies of the place the model is
@@ -96,12 +97,27 @@ class Recognizer:
         detector: str | FaceDetector = DEFAULT_DETECTOR,
         margin: float = 0.25,
         color_order: str = "rgb",
+        detection_threshold: float = DEFAULT_MIN_SCORE,
+        min_face_size: float = 0,
     ):
         if color_order not in ("rgb", "bgr"):
             raise BalancedFerError(f"color_order must be rgb or bgr, got {color_order!r}")
+        if not 0 < detection_threshold < 1:
+            raise BalancedFerError(f"detection_threshold must be between 0 and 1, got {detection_threshold}")
+        if min_face_size < 0:
+            raise BalancedFerError(f"min_face_size must be at least 0 pixels, got {min_face_size}")
         self._arguments = dict(
-            model=model, device=device, tta=tta, prior=prior, detector=detector, margin=margin, color_order=color_order
+            model=model,
+            device=device,
+            tta=tta,
+            prior=prior,
+            detector=detector,
+            margin=margin,
+            color_order=color_order,
+            detection_threshold=detection_threshold,
+            min_face_size=min_face_size,
         )
+        self.detection_threshold, self.min_face_size = detection_threshold, min_face_size
         self.color_order = color_order
         self.backend = load_backend(model, device)
         self.description = self.backend.description
@@ -129,7 +145,7 @@ class Recognizer:
     def detector(self) -> FaceDetector:
         """The face detector, created on first use (crop-only users never load it)."""
         if isinstance(self._detector, str):
-            self._detector = BlazeFaceDetector(self._detector)
+            self._detector = BlazeFaceDetector(self._detector, min_score=self.detection_threshold)
         return self._detector
 
     def predict(self, image: np.ndarray | str | Path, color_order: str | None = None) -> list[Face]:
@@ -146,7 +162,11 @@ class Recognizer:
         found, crops = [], []
         for image in images:
             rgb = read_image(image, 3) if isinstance(image, (str, Path)) else as_rgb(image, order)
-            faces = self.detector.detect(rgb)
+            faces = [
+                face
+                for face in self.detector.detect(rgb)
+                if face.score >= self.detection_threshold and min(face.box[2:]) >= self.min_face_size
+            ]
             found.append(faces)
             crops += [align_face(rgb, face, size, self.margin) for face in faces]
         predictions = iter(self.classify(crops, color_order="rgb"))  # crops of the RGB image

@@ -39,7 +39,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BalancedFerError
-from ..faces import DEFAULT_DETECTOR
+from ..faces import DEFAULT_DETECTOR, DEFAULT_MIN_SCORE
 from ..inference import Recognizer
 from ..pretrained import resolve_model
 from .decode import ServiceLimits, UploadError, decode_upload, image_size
@@ -147,9 +147,10 @@ class ModelService:
     """The served model behind admission control: a pool thread borrows an idle recognizer (or makes
     one), so each is used by one thread at a time and there are at most ``max_concurrency``."""
 
-    def __init__(self, model: str, limits: ServiceLimits, prior: str | None, detector: str):
+    def __init__(self, model: str, limits: ServiceLimits, recognizer_options: dict):
         self.path = resolve_model(model, prefer_onnx=True)
-        self.limits, self.prior, self.detector = limits, prior, detector
+        self.limits, self.options = limits, recognizer_options
+        self.prior = recognizer_options.get("prior")
         first = self.new_recognizer()  # fail fast on a bad model, before the port opens; then the first idle one
         try_recognizer(first, f"cannot serve {model}")
         self.idle: queue.SimpleQueue[Recognizer] = queue.SimpleQueue()
@@ -162,7 +163,7 @@ class ModelService:
         self.failing: str | None = None  # the last unexpected error on a valid image, until a success
 
     def new_recognizer(self) -> Recognizer:
-        return Recognizer(self.path, prior=self.prior, detector=self.detector)
+        return Recognizer(self.path, **self.options)
 
     def info(self) -> ModelInfo:
         described = self.description
@@ -312,10 +313,14 @@ def create_app(
     limits: ServiceLimits | None = None,
     prior: str | None = None,
     detector: str = DEFAULT_DETECTOR,
+    detection_threshold: float = DEFAULT_MIN_SCORE,
+    min_face_size: float = 0,
 ) -> FastAPI:
-    """The FastAPI application serving ``model`` (a shipped name, checkpoint or ONNX file)."""
+    """The FastAPI application serving ``model`` (a shipped name, checkpoint or ONNX file); the other
+    arguments are :class:`~balanced_fer.inference.Recognizer`'s."""
     limits = limits or ServiceLimits()
-    service = ModelService(model, limits, prior, detector)
+    options = dict(prior=prior, detector=detector, detection_threshold=detection_threshold, min_face_size=min_face_size)
+    service = ModelService(model, limits, options)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -470,5 +475,6 @@ def app_from_environment() -> FastAPI:
     return create_app(limits=limits, **config)
 
 
-def serve_config(model: str, limits: ServiceLimits, prior: str | None, detector: str) -> str:
-    return json.dumps({"model": model, "prior": prior, "detector": detector, "limits": asdict(limits)})
+def serve_config(model: str, limits: ServiceLimits, **recognizer_options) -> str:
+    """``$BFER_SERVE_CONFIG`` for :func:`app_from_environment`: create_app's arguments as JSON."""
+    return json.dumps({"model": model, "limits": asdict(limits), **recognizer_options})
