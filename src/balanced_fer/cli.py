@@ -15,6 +15,7 @@ from . import __version__
 from .data.dataset import MAX_PIXELS
 from .errors import BalancedFerError
 from .faces.detector import DEFAULT_DETECTOR, DEFAULT_MIN_SCORE
+from .inference import FILE_BATCH
 from .inference.tracking import FaceTracker
 from .labels import parse_class_map
 from .serving.decode import ServiceLimits
@@ -252,7 +253,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .inference.predict_files import write_records
     from .inference.sources import predict_sources
 
-    recognizer = Recognizer(args.model, tta=args.tta, prior=args.prior, **_detection_options(args))
+    recognizer = Recognizer(
+        args.model, tta=args.tta, prior=args.prior, threads=args.threads, **_detection_options(args)
+    )
     records = predict_sources(
         recognizer,
         args.paths,
@@ -263,6 +266,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         every=args.every,
         max_frames=args.max_frames,
         max_pixels=args.max_pixels,
+        batch_size=args.batch_size,
+        workers=args.workers,
         progress=not args.no_progress,
     )
     if args.out:
@@ -559,6 +564,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default jsonl; text: for people)",
     )
     predict.add_argument("--out", help="write the records here instead of standard output")
+    predict.add_argument(
+        "--batch-size",
+        type=int_at_least(1),
+        default=FILE_BATCH,
+        help="images read and scored together (default %(default)s)",
+    )
+    predict.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        default=1,
+        help="processes sharing the image files, one thread each unless --threads (default 1; try one per core)",
+    )
+    predict.add_argument(
+        "--threads", type=int_at_least(1), help="threads of the model and the detector (default: one per core)"
+    )
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
     predict.set_defaults(run=_cmd_predict)
 

@@ -195,7 +195,12 @@ class FixedDetector:
 
 @pytest.mark.parametrize(
     "options, sizes",
-    [({}, [20, 100]), ({"min_face_size": 30}, [100]), ({"detection_threshold": 0.6}, [20]), ({"min_face_size": 200}, [])],
+    [
+        ({}, [20, 100]),
+        ({"min_face_size": 30}, [100]),
+        ({"detection_threshold": 0.6}, [20]),
+        ({"min_face_size": 200}, []),
+    ],
 )
 def test_detection_threshold_and_min_face_size_leave_faces_out(model, options, sizes):
     faces = Recognizer(model, detector=FixedDetector(), **options).predict(np.zeros((200, 200, 3), np.uint8))
@@ -214,3 +219,28 @@ def test_the_service_and_its_workers_get_the_same_detection_settings(model, monk
     assert recognizer.detector.min_score == 0.7 and recognizer.detector.spec.size == 128
     with pytest.raises(BalancedFerError, match="detection_threshold must be between 0 and 1"):
         Recognizer(model, detection_threshold=0)
+
+
+def test_predict_with_worker_processes_gives_the_same_records_in_order(model, tmp_path):
+    from balanced_fer.inference.predict_files import predict_files
+
+    files = []
+    for folder in ("a", "b"):  # the same stems in two folders: annotated copies must not collide
+        for i in range(5):
+            files.append(tmp_path / "in" / folder / f"{i}.png")
+            write_face(files[-1], i + 10 * len(files), size=40)
+    (tmp_path / "in" / "b" / "broken.png").write_bytes(b"not an image")
+    files.append(tmp_path / "in" / "b" / "broken.png")
+    recognizer = Recognizer(model)
+    one = list(predict_files(recognizer, files, detect=False, batch_size=3, progress=False))
+    two = list(
+        predict_files(
+            recognizer, files, detect=False, batch_size=3, workers=2, annotate_dir=tmp_path / "out", progress=False
+        )
+    )
+    assert [r["path"] for r in two] == [str(f) for f in files] and "error" in two[-1]
+    for a, b in zip(one, two):
+        assert a.get("error") == b.get("error")
+        scores = [[list(f["scores"].values()) for f in r["faces"]] for r in (a, b)]
+        assert np.allclose(scores[0], scores[1], atol=1e-5) and len(scores[0]) == (0 if "error" in a else 1)
+    assert len(list((tmp_path / "out").iterdir())) == 10  # 0.jpg ... and 0_2.jpg ..., none overwritten

@@ -5,6 +5,8 @@ Names are imported on first use, so light modules (``tracking``) load without Py
 
 import importlib
 
+FILE_BATCH = 64  # images read and scored together by bfer predict (light: the CLI reads it for --help)
+
 _HOMES = {
     "Face": "recognizer",
     "OnnxBackend": "backends",

@@ -53,15 +53,18 @@ class OnnxBackend:
 
     ``exact_int8`` runs an int8 file's quantize / dequantize nodes as written, each operator in fp32
     on dequantized values: the integers a CPU computes whose int8 products never saturate (VNNI,
-    AMX), whatever this CPU has. Several times slower; for checks, not for serving."""
+    AMX), whatever this CPU has. Several times slower; for checks, not for serving. ``threads``
+    caps onnxruntime's threads (default: one per core)."""
 
-    def __init__(self, path: str | Path, exact_int8: bool = False):
+    def __init__(self, path: str | Path, exact_int8: bool = False, threads: int | None = None):
         try:
             import onnxruntime as ort
         except ImportError:
             raise BalancedFerError("the ONNX backend needs onnxruntime: pip install onnxruntime") from None
         self.path = Path(path)
         options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         if exact_int8:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
@@ -86,8 +89,9 @@ class OnnxBackend:
         return torch.cat(outputs) if outputs else torch.empty(0)
 
 
-def load_backend(path: str | Path, device: str = "cpu") -> TorchBackend | OnnxBackend:
+def load_backend(path: str | Path, device: str = "cpu", threads: int | None = None) -> TorchBackend | OnnxBackend:
     """The backend for a model file (or a shipped model's name, run from its ONNX export on the CPU):
-    ``.onnx`` runs in onnxruntime, anything else is a checkpoint."""
+    ``.onnx`` runs in onnxruntime (with at most ``threads`` threads), anything else is a checkpoint
+    (PyTorch's own thread setting applies: ``torch.set_num_threads``)."""
     path = resolve_model(path, prefer_onnx=device == "cpu")
-    return OnnxBackend(path) if path.suffix == ".onnx" else TorchBackend(path, device)
+    return OnnxBackend(path, threads=threads) if path.suffix == ".onnx" else TorchBackend(path, device)

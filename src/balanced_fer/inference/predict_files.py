@@ -6,16 +6,21 @@ import csv
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
 import cv2
+import torch
 from tqdm.auto import tqdm
 
 from ..data import MAX_PIXELS, read_image
 from ..data.formats.folder import IMAGE_SUFFIXES
 from ..errors import BalancedFerError, ImageError
+from . import FILE_BATCH
 from .annotate import annotate
 from .recognizer import Face, Recognizer
 from .results import face_rows, table_columns
@@ -66,50 +71,118 @@ def predict_files(
     *,
     detect: bool = True,
     annotate_dir: Path | None = None,
-    batch_size: int = 64,
+    batch_size: int = FILE_BATCH,
+    workers: int = 1,
     progress: bool = True,
     max_pixels: int = MAX_PIXELS,
 ) -> Iterator[dict]:
-    """One record per file: ``path`` and ``faces`` (box, landmarks, label, scores). With
+    """One record per file, in order: ``path`` and ``faces`` (box, landmarks, label, scores). With
     ``detect=False`` each image is one face crop (box = the whole image). An unreadable file gets a
     record with its ``error`` and is counted in a warning, never fatal. ``annotate_dir`` receives a
     copy of each image with its faces drawn. A file of more than ``max_pixels`` is refused from its
-    header, before decoding."""
-    bad, used, faceless, small = 0, set(), 0, 0
-    with tqdm(total=len(files), desc="predicting", unit="img", disable=not progress) as bar:
-        for start in range(0, len(files), batch_size):
-            chunk, images, records = files[start : start + batch_size], [], []
-            for path in chunk:
-                try:
-                    images.append(read_image(path, 3, max_pixels))
-                    records.append({"path": str(path)})
-                except ImageError as err:
-                    bad += 1
-                    records.append({"path": str(path), "error": str(err), "faces": []})
-            if detect:
-                found = recognizer.predict_batch(images, color_order="rgb")  # read_image gives RGB
-            else:
-                found = [
-                    [Face(p.label, p.scores, (0.0, 0.0, float(im.shape[1]), float(im.shape[0])))]
-                    for im, p in zip(images, recognizer.classify(images, color_order="rgb"))
-                ]
-            results, pictures = iter(found), iter(images)
-            for record in records:
-                if "error" not in record:
-                    faces, image = next(results), next(pictures)
-                    record["faces"] = [face.to_dict() for face in faces]
-                    if not faces:
-                        faceless += 1
-                        small += max(image.shape[:2]) <= CROP_SIDE
-                    if annotate_dir is not None:
-                        target = _unique(annotate_dir, Path(record["path"]), used)
-                        cv2.imwrite(str(target), annotate(image, faces))
-                yield record
-            bar.update(len(chunk))
-    if bad:
-        log.warning("%d of %d images could not be read (their records carry the error)", bad, len(files))
-    if faceless:
-        log.warning("%s", no_face_hint(faceless, small, len(files)))
+    header, before decoding. Files go ``batch_size`` at a time, to ``workers`` processes when more than
+    one (each loads its own copy of the recognizer)."""
+    targets = _annotation_targets(files, annotate_dir)
+    chunks = [
+        (files[i : i + batch_size], targets[i : i + batch_size], detect, max_pixels)
+        for i in range(0, len(files), batch_size)
+    ]
+    tally = Counter()
+    with ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(
+                ProcessPoolExecutor(
+                    workers,
+                    mp_context=_spawn(),
+                    initializer=_start_worker,
+                    initargs=(recognizer.__getstate__() | {"threads": recognizer.threads or 1},),
+                )
+            )
+            results = pool.map(_predict_chunk_in_worker, chunks)
+        else:
+            results = (_predict_chunk(recognizer, *chunk) for chunk in chunks)
+        bar = stack.enter_context(tqdm(total=len(files), desc="predicting", unit="img", disable=not progress))
+        for records, counts in results:
+            tally.update(counts)
+            yield from records
+            bar.update(len(records))
+    if tally["unreadable"]:
+        log.warning(
+            "%d of %d images could not be read (their records carry the error)", tally["unreadable"], len(files)
+        )
+    if tally["faceless"]:
+        log.warning("%s", no_face_hint(tally["faceless"], tally["small"], len(files)))
+
+
+def _predict_chunk(
+    recognizer: Recognizer, paths: list[Path], targets: list[Path | None], detect: bool, max_pixels: int
+) -> tuple[list[dict], Counter]:
+    """Records for some files, and how many were unreadable, had no face, and were small."""
+    images, records, counts = [], [], Counter()
+    for path in paths:
+        try:
+            images.append(read_image(path, 3, max_pixels))
+            records.append({"path": str(path)})
+        except ImageError as err:
+            counts["unreadable"] += 1
+            records.append({"path": str(path), "error": str(err), "faces": []})
+    if detect:
+        found = recognizer.predict_batch(images, color_order="rgb")  # read_image gives RGB
+    else:
+        found = [
+            [Face(p.label, p.scores, (0.0, 0.0, float(im.shape[1]), float(im.shape[0])))]
+            for im, p in zip(images, recognizer.classify(images, color_order="rgb"))
+        ]
+    results, pictures = iter(found), iter(images)
+    for record, target in zip(records, targets):
+        if "error" in record:
+            continue
+        faces, image = next(results), next(pictures)
+        record["faces"] = [face.to_dict() for face in faces]
+        if not faces:
+            counts["faceless"] += 1
+            counts["small"] += max(image.shape[:2]) <= CROP_SIDE
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(target), annotate(image, faces))
+    return records, counts
+
+
+_worker_recognizer: Recognizer | None = None
+
+
+def _start_worker(arguments: dict) -> None:
+    """A worker process loads its recognizer once (one thread unless told otherwise: the processes
+    share the cores)."""
+    global _worker_recognizer
+    torch.set_num_threads(arguments["threads"])  # a PyTorch checkpoint's threads, in this process only
+    _worker_recognizer = Recognizer(**arguments)
+
+
+def _predict_chunk_in_worker(chunk: tuple) -> tuple[list[dict], Counter]:
+    return _predict_chunk(_worker_recognizer, *chunk)
+
+
+def _spawn():
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")  # not fork: onnxruntime's and LiteRT's threads do not survive it
+
+
+def _annotation_targets(files: list[Path], folder: Path | None) -> list[Path | None]:
+    """Where each file's annotated copy goes: ``<stem>.jpg`` in ``folder``, numbered when stems repeat."""
+    if folder is None:
+        return [None] * len(files)
+    used: set[str] = set()
+    targets = []
+    for source in files:
+        name, n = f"{source.stem}.jpg", 1
+        while name in used:
+            n += 1
+            name = f"{source.stem}_{n}.jpg"
+        used.add(name)
+        targets.append(folder / name)
+    return targets
 
 
 CROP_SIDE = 160  # images this small with no face found are likely face crops (FER2013's are 48 px)
@@ -124,16 +197,6 @@ def no_face_hint(faceless: int, small: int, total: int) -> str:
             "face each, run with --no-detect (detect=False) to score each whole image"
         )
     return line
-
-
-def _unique(folder: Path, source: Path, used: set[str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    name, n = f"{source.stem}.jpg", 1
-    while name in used:
-        n += 1
-        name = f"{source.stem}_{n}.jpg"
-    used.add(name)
-    return folder / name
 
 
 def describe(record: dict) -> str:

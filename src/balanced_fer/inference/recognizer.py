@@ -79,7 +79,10 @@ class Recognizer:
     plus ``margin`` scaled into the model's crop) and scores it; ``predict_proba(face_crops)`` scores
     crops directly. Arrays are **RGB** (grey and RGBA too); pass ``color_order="bgr"`` for OpenCV's
     ``cv2.imread`` / ``VideoCapture`` arrays (file paths are always read correctly). ``prior`` re-targets the scores to the class frequencies of the place the model is
-    used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror (default: what the model's recipe validated with).
+    used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror
+    (default: what the model's recipe validated with). ``threads`` caps the threads of an ONNX model
+    and of the detector (many files go fastest as one process a core with ``threads=1``:
+    ``bfer predict --workers N``).
 
     >>> recognizer = Recognizer.from_pretrained()                # the shipped model, offline
     >>> recognizer = Recognizer("model.onnx", prior="uniform")
@@ -99,6 +102,7 @@ class Recognizer:
         color_order: str = "rgb",
         detection_threshold: float = DEFAULT_MIN_SCORE,
         min_face_size: float = 0,
+        threads: int | None = None,
     ):
         if color_order not in ("rgb", "bgr"):
             raise BalancedFerError(f"color_order must be rgb or bgr, got {color_order!r}")
@@ -116,10 +120,11 @@ class Recognizer:
             color_order=color_order,
             detection_threshold=detection_threshold,
             min_face_size=min_face_size,
+            threads=threads,
         )
-        self.detection_threshold, self.min_face_size = detection_threshold, min_face_size
+        self.detection_threshold, self.min_face_size, self.threads = detection_threshold, min_face_size, threads
         self.color_order = color_order
-        self.backend = load_backend(model, device)
+        self.backend = load_backend(model, device, threads)
         self.description = self.backend.description
         model_tta(self.description, tta)  # an unknown mode is an error now, not at the first face
         self.tta, self.prior, self.margin = tta, prior, margin
@@ -145,7 +150,9 @@ class Recognizer:
     def detector(self) -> FaceDetector:
         """The face detector, created on first use (crop-only users never load it)."""
         if isinstance(self._detector, str):
-            self._detector = BlazeFaceDetector(self._detector, min_score=self.detection_threshold)
+            self._detector = BlazeFaceDetector(
+                self._detector, min_score=self.detection_threshold, threads=self.threads or 1
+            )
         return self._detector
 
     def predict(self, image: np.ndarray | str | Path, color_order: str | None = None) -> list[Face]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..data import MAX_PIXELS
 from ..errors import BalancedFerError
+from . import FILE_BATCH
 from .predict_files import image_files, predict_files
 from .recognizer import Recognizer
 from .tracking import FaceTracker
@@ -25,13 +26,16 @@ def predict_sources(
     every: int = 1,
     max_frames: int | None = None,
     max_pixels: int = MAX_PIXELS,
+    batch_size: int = FILE_BATCH,
+    workers: int = 1,
     progress: bool = True,
 ) -> Iterator[dict]:
     """Records for ``paths`` (images, folders searched recursively, videos) and then webcam
     ``webcam``: one per image (``path``, ``faces``; see :func:`.predict_files.predict_files`), one per
     analysed video frame (``path``, ``frame``, ``time``, ``faces`` with ``track``; see
     :func:`.video.predict_video`). ``annotate_dir`` receives annotated copies (videos as
-    ``<stem>.mp4``, the webcam as ``webcam.mp4``). Records come as they are made."""
+    ``<stem>.mp4``, the webcam as ``webcam.mp4``). Images go ``batch_size`` at a time, to ``workers``
+    processes when more than one. Records come as they are made."""
     if not paths and webcam is None:
         raise BalancedFerError("give image or video paths, or a webcam (--webcam N)")
     if annotate_dir is not None and annotate_dir.exists() and not annotate_dir.is_dir():
@@ -49,6 +53,8 @@ def predict_sources(
                 annotate_dir=annotate_dir,
                 progress=progress,
                 max_pixels=max_pixels,
+                batch_size=batch_size,
+                workers=workers,
             )
         )
     for source in videos + ([webcam] if webcam is not None else []):
