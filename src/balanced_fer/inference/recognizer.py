@@ -13,7 +13,15 @@ import torch
 from ..data import read_image
 from ..data.dataset import resize_square
 from ..errors import BalancedFerError
-from ..faces import DEFAULT_DETECTOR, DEFAULT_MIN_SCORE, BlazeFaceDetector, FaceDetector, align_face
+from ..faces import (
+    DEFAULT_DETECTOR,
+    DEFAULT_MIN_SCORE,
+    FER2013_FRAMING,
+    BlazeFaceDetector,
+    FaceDetector,
+    Framing,
+    align_face,
+)
 from ..pretrained import pretrained_path
 from .backends import load_backend, model_tta
 from .scoring import deployment_logits
@@ -75,11 +83,12 @@ class Recognizer:
 
     ``predict(image)`` finds the faces (``detector``: ``full`` or ``short`` BlazeFace, a ``.tflite``
     path, or any object with ``detect(rgb) -> list[DetectedFace]``; faces scoring under
-    ``detection_threshold`` or smaller than ``min_face_size`` pixels a side are left out), aligns each (eyes level, face box
-    plus ``margin`` scaled into the model's crop) and scores it; ``predict_proba(face_crops)`` scores
-    crops directly. Arrays are **RGB** (grey and RGBA too); pass ``color_order="bgr"`` for OpenCV's
-    ``cv2.imread`` / ``VideoCapture`` arrays (file paths are always read correctly). ``prior`` re-targets the scores to the class frequencies of the place the model is
-    used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror
+    ``detection_threshold`` or smaller than ``min_face_size`` pixels a side are left out), aligns each
+    (eyes level, the box placed in the crop as ``framing`` says: by default as FER2013's faces sit in
+    theirs) and scores it; ``predict_proba(face_crops)`` scores crops directly. Arrays are **RGB**
+    (grey and RGBA too); pass ``color_order="bgr"`` for OpenCV's ``cv2.imread`` / ``VideoCapture``
+    arrays (file paths are always read correctly). ``prior`` re-targets the scores to the class
+    frequencies of the place the model is used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror
     (default: what the model's recipe validated with). ``threads`` caps the threads of an ONNX model
     and of the detector (many files go fastest as one process a core with ``threads=1``:
     ``bfer predict --workers N``).
@@ -98,7 +107,7 @@ class Recognizer:
         tta: str | None = None,
         prior: str | None = None,
         detector: str | FaceDetector = DEFAULT_DETECTOR,
-        margin: float = 0.25,
+        framing: Framing = FER2013_FRAMING,
         color_order: str = "rgb",
         detection_threshold: float = DEFAULT_MIN_SCORE,
         min_face_size: float = 0,
@@ -116,7 +125,7 @@ class Recognizer:
             tta=tta,
             prior=prior,
             detector=detector,
-            margin=margin,
+            framing=framing,
             color_order=color_order,
             detection_threshold=detection_threshold,
             min_face_size=min_face_size,
@@ -127,7 +136,7 @@ class Recognizer:
         self.backend = load_backend(model, device, threads)
         self.description = self.backend.description
         model_tta(self.description, tta)  # an unknown mode is an error now, not at the first face
-        self.tta, self.prior, self.margin = tta, prior, margin
+        self.tta, self.prior, self.framing = tta, prior, framing
         self.classes_: list[str] = list(self.description.class_names)
         self._detector = detector
 
@@ -175,7 +184,7 @@ class Recognizer:
                 if face.score >= self.detection_threshold and min(face.box[2:]) >= self.min_face_size
             ]
             found.append(faces)
-            crops += [align_face(rgb, face, size, self.margin) for face in faces]
+            crops += [align_face(rgb, face, size, self.framing) for face in faces]
         predictions = iter(self.classify(crops, color_order="rgb"))  # crops of the RGB image
         return [
             [
