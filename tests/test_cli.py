@@ -179,3 +179,16 @@ def test_progress_bars_only_on_a_terminal_and_never_when_quiet(tmp_path, capsys,
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert "\r" in cache()  # a person at a terminal sees the bar
     assert "\r" not in cache("-q")
+
+
+def test_a_reader_that_goes_away_stops_predict_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    for i in range(40):
+        (tmp_path / f"{i}.jpg").write_bytes((EXAMPLES / "astronaut.jpg").read_bytes())
+    command = (
+        f"{sys.executable} -m balanced_fer.cli predict {tmp_path} --no-detect --batch-size 2 --format csv | head -1"
+    )
+    done = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("path,") and done.stderr == "" and done.returncode == 141

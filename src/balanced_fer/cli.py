@@ -676,6 +676,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BalancedFerError as err:
         print(f"bfer: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`bfer predict ... | head`): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except OSError as err:  # an unwritable --out / --json, a full disk: the file and the reason, no traceback
         print(f"bfer: error: {err.filename or ''}{': ' if err.filename else ''}{err.strerror or err}", file=sys.stderr)
         return 2

@@ -17,8 +17,8 @@ def as_records(results: Any) -> Iterator[dict]:
     for item in results:
         if isinstance(item, dict):
             yield item
-        elif isinstance(item, Face):
-            yield {"faces": [item.to_dict() for item in results]}
+        elif isinstance(item, Face):  # one image's faces: the whole sequence is one record
+            yield {"faces": [face.to_dict() for face in results]}
             return
         elif isinstance(item, list) and all(isinstance(face, Face) for face in item):
             yield {"faces": [face.to_dict() for face in item]}
