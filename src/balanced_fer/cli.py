@@ -158,6 +158,24 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_soft_targets(args: argparse.Namespace) -> int:
+    from .data import load_arrays
+    from .training.distill import save_soft_targets, teacher_log_probs
+
+    dataset = _open_dataset(args)
+    log_probs, prior_weight = teacher_log_probs(
+        args.teacher, dataset, args.split, tta=args.tta, progress=not args.no_progress
+    )
+    labels = load_arrays(dataset, args.split, 48, 1, progress=False).labels  # the row order every size shares
+    path = save_soft_targets(args.out, log_probs, labels, args.teacher, prior_weight)
+    agreement = float((log_probs.argmax(1).numpy() == labels).mean())
+    print(
+        f"wrote {path}: {len(labels):,} faces x {log_probs.shape[1]} classes from {len(args.teacher)} teacher(s), "
+        f"which agree with the labels on {100 * agreement:.1f}%; train a student with --set distill.targets={path}"
+    )
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import format_report, report
 
@@ -485,6 +503,17 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the registered models")
     models.add_argument("pattern", nargs="?", default="*", help="glob pattern, e.g. 'resnet*'")
     models.set_defaults(run=_cmd_models)
+
+    soft = commands.add_parser(
+        "soft-targets", help="teachers' scores on a training split, for distilling a student (distill.targets)"
+    )
+    _add_dataset_arguments(soft)
+    soft.add_argument("--teacher", action="append", required=True, help="a teacher checkpoint (repeat for an ensemble)")
+    soft.add_argument("--split", default="train", help="split to score (default %(default)s)")
+    soft.add_argument("--tta", default="flip", help="teachers' test-time augmentation, none or flip (default flip)")
+    soft.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")
+    soft.add_argument("--no-progress", action="store_true", help="no progress bar")
+    soft.set_defaults(run=_cmd_soft_targets)
 
     doctor = commands.add_parser(
         "doctor", help="versions, CPU flags, onnxruntime providers, where models and caches live (for bug reports)"

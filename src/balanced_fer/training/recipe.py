@@ -84,6 +84,17 @@ class DecoupleConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation (training/distill.py): off unless teachers or a targets file are named."""
+
+    teachers: list[str] = field(default_factory=list)  # checkpoints whose ensemble teaches the student
+    targets: str | None = None  # or their soft targets on the training faces (bfer soft-targets)
+    tta: str = "flip"  # the teachers' test-time augmentation, folded into the targets
+    temperature: float = 4.0
+    alpha: float = 0.5  # weight of the teachers' term; the labels' loss gets 1 - alpha
+
+
+@dataclass
 class PostHocConfig:
     tau: float = 0.0  # post-hoc logit adjustment at evaluation (0 = off)
 
@@ -123,6 +134,7 @@ class Recipe:
     eval: EvalConfig = field(default_factory=EvalConfig)
     decouple: DecoupleConfig = field(default_factory=DecoupleConfig)
     post_hoc: PostHocConfig = field(default_factory=PostHocConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     dbl: DBLConfig = field(default_factory=DBLConfig)
     device: str = "auto"  # auto, cpu or cuda
     channels_last: bool = True
@@ -141,6 +153,12 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
         (recipe.optim.lr > 0, f"optim.lr must be positive, got {recipe.optim.lr}"),
         (recipe.data.channels in (1, 3), f"data.channels must be 1 or 3, got {recipe.data.channels}"),
         (recipe.data.size >= 8, f"data.size must be at least 8, got {recipe.data.size}"),
+        (0 <= recipe.distill.alpha <= 1, f"distill.alpha must be from 0 to 1, got {recipe.distill.alpha}"),
+        (recipe.distill.temperature > 0, f"distill.temperature must be positive, got {recipe.distill.temperature}"),
+        (
+            not (recipe.distill.teachers and recipe.distill.targets),
+            "name distill.teachers or distill.targets, not both",
+        ),
         (
             0 < recipe.data.input_size <= recipe.data.size,
             f"data.input_size must be from 1 to data.size ({recipe.data.size}), got {recipe.data.input_size}",

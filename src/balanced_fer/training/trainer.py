@@ -37,6 +37,7 @@ from ..models.checkpoint import (
     save_checkpoint,
     unflatten_state,
 )
+from .distill import distillation_loss, load_soft_targets, soften, teacher_log_probs
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .recipe import Recipe
 
@@ -197,6 +198,7 @@ class Trainer:
         self.memory_format = torch.channels_last if r.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.loss_fn = build_loss(r.loss.name, self.data.train_counts, **r.loss.kwargs).to(self.device)
+        self.teacher, self.teacher_prior_weight = self._teacher_targets()
         self.optimizer = build_optimizer(r, self.model)
         self.batch = r.optim.batch_size // self.env.world_size
         if self.batch < 1 or r.optim.batch_size % self.env.world_size:
@@ -235,6 +237,30 @@ class Trainer:
         if self.env.is_main:
             log.warning("resuming %s after epoch %d of %d", self.out_dir, self.epoch, self.recipe.schedule.epochs)
 
+    def _teacher_targets(self) -> tuple[torch.Tensor | None, float]:
+        """The teachers' log-probabilities on every training face (rows of ``data.train``), if distilling."""
+        cfg = self.recipe.distill
+        if cfg.targets:
+            log_probs, prior_weight = load_soft_targets(cfg.targets, self.data.train.labels)
+        elif cfg.teachers:
+            data = self.recipe.data
+            dataset = open_dataset(data.train, **data.options)
+            log_probs, prior_weight = teacher_log_probs(
+                cfg.teachers, dataset, data.train_split, tta=cfg.tta, device=self.device, progress=self.progress
+            )
+        else:
+            return None, 0.0
+        return log_probs.to(self.device), prior_weight
+
+    def _trained_prior_weight(self) -> float:
+        """The training prior the scores follow: the labels' share after what the loss and sampler
+        remove, blended with the teachers' by the distillation weight."""
+        labels = 1.0 - self.loss_fn.prior_removed - sampler_prior_removed(self.recipe.sampler)
+        if self.teacher is None:
+            return labels
+        alpha = self.recipe.distill.alpha
+        return (1 - alpha) * labels + alpha * self.teacher_prior_weight
+
     # ---- checkpoints --------------------------------------------------------------------------
     def describe(self, validation: Evaluation | None, epoch: int) -> ModelDescription:
         """The model file's description of the model as it stands after ``epoch``."""
@@ -244,7 +270,7 @@ class Trainer:
             class_names=self.data.class_names,
             preprocessing=self.preprocessing,
             train_counts=tuple(self.data.train_counts),
-            trained_prior_weight=1.0 - self.loss_fn.prior_removed - sampler_prior_removed(r.sampler),
+            trained_prior_weight=self._trained_prior_weight(),
             post_hoc_tau=r.post_hoc.tau,
             tta=r.eval.tta,  # what validation used, and prediction uses unless told otherwise
             validation={"float": validation.summary()} if validation else {},
@@ -344,6 +370,12 @@ class Trainer:
         loss = self.loss_fn(logits, targets)
         if perm is not None:
             loss = lam * loss + (1 - lam) * self.loss_fn(logits, targets[perm])
+        if self.teacher is not None:
+            cfg = r.distill
+            taught = soften(self.teacher[torch.as_tensor(idx, device=self.device)], cfg.temperature)
+            if perm is not None:  # a mixed image is taught the same mix of its sources' targets
+                taught = lam * taught + (1 - lam) * taught[perm]
+            loss = (1 - cfg.alpha) * loss + cfg.alpha * distillation_loss(logits, taught, cfg.temperature)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.hooks.after_backward(self)
