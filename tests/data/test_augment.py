@@ -54,3 +54,23 @@ def test_mixup_and_cutmix():
     cut, perm, lam = mix_batch(x, AugmentConfig(cutmix=1.0, mix_prob=1.0))
     changed = (cut != x).any(dim=1).float().mean().item()
     assert 0 < lam <= 1 and cut.shape == x.shape and changed <= 1 - lam + 0.05
+
+
+def detail(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of horizontal neighbours, per image."""
+    return (x[..., 1:] - x[..., :-1]).abs().mean(dim=(1, 2, 3))
+
+
+def test_blur_and_low_resolution_remove_detail_only_where_drawn():
+    torch.manual_seed(0)
+    x = to_float(batch(), 0.5, 0.25)
+    for name in ("blur", "downscale"):
+        always = augment_batch(x, 48, AugmentConfig(**{**OFF.__dict__, name: 1.0}))
+        assert (detail(always) < 0.7 * detail(x)).all(), name
+        assert torch.allclose(always.mean(dim=(1, 2, 3)), x.mean(dim=(1, 2, 3)), atol=0.05)  # same brightness
+        never = augment_batch(x, 48, AugmentConfig(**{**OFF.__dict__, name: 1e-9}))
+        assert torch.allclose(never, x, atol=1e-4), name
+    torch.manual_seed(1)
+    half = augment_batch(x, 48, AugmentConfig(**{**OFF.__dict__, "blur": 0.5}))
+    changed = ~torch.isclose(half, x, atol=1e-4).flatten(1).all(1)
+    assert 0 < int(changed.sum()) < len(x)

@@ -1,8 +1,9 @@
 """Batched augmentation of uint8 face tensors in torch: the same code on CPU and CUDA, no per-image loop.
 
-Geometric changes (crop / translate / scale, flip, rotation) are folded into one affine warp per
-image and applied to the whole batch with a single ``grid_sample``; photometric changes and random
-erasing are tensor arithmetic with per-image random values. Mixup and CutMix mix images and return
+Optional degradations come first (Gaussian blur, low resolution: what phone and webcam faces suffer,
+``benchmarks/robustness.py``). Geometric changes (crop / translate / scale, flip, rotation) are folded
+into one affine warp per image and applied to the whole batch with a single ``grid_sample``;
+photometric changes and random erasing are tensor arithmetic with per-image random values. Mixup and CutMix mix images and return
 the partner indices and weights for the loss.
 """
 
@@ -27,6 +28,10 @@ class AugmentConfig:
     contrast: float = 0.25  # multiplicative around the image mean
     erase: float = 0.25  # probability of erasing one random rectangle
     erase_area: tuple[float, float] = (0.02, 0.2)
+    blur: float = 0.0  # probability of a Gaussian blur, sigma up to blur_sigma pixels of the input
+    blur_sigma: float = 1.5
+    downscale: float = 0.0  # probability of resampling down to downscale_min..1 of the size and back up
+    downscale_min: float = 0.4
     mixup: float = 0.0  # Beta(alpha, alpha) parameter; 0 = off
     cutmix: float = 0.0  # Beta(alpha, alpha) parameter; 0 = off
     mix_prob: float = 0.5  # probability that a batch is mixed when mixup / cutmix is on
@@ -57,6 +62,10 @@ def augment_batch(x: torch.Tensor, size: int, cfg: AugmentConfig) -> torch.Tenso
     def uniform(low: float, high: float, shape: tuple[int, ...] = (n,)) -> torch.Tensor:
         return torch.rand(shape, device=device) * (high - low) + low
 
+    if cfg.blur:
+        x = _blur(x, cfg, uniform)
+    if cfg.downscale:
+        x = _downscale(x, cfg, uniform)
     base = size / x.shape[-1]  # the output window as a fraction of the input
     zoom = base * uniform(1 - cfg.scale, 1 + cfg.scale)
     angle = uniform(-cfg.rotate, cfg.rotate) * math.pi / 180
@@ -74,6 +83,34 @@ def augment_batch(x: torch.Tensor, size: int, cfg: AugmentConfig) -> torch.Tenso
         out = (out - mean) * contrast + mean + bright
     if cfg.erase:
         out = _erase(out, cfg, uniform)
+    return out
+
+
+def _blur(x: torch.Tensor, cfg: AugmentConfig, uniform) -> torch.Tensor:
+    """A separable Gaussian blur of random strength on the selected images (phone and webcam softness)."""
+    n, c, h, w = x.shape
+    sigma = uniform(0.3, cfg.blur_sigma).clamp(min=1e-3)
+    radius = max(int(math.ceil(3 * cfg.blur_sigma)), 1)
+    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-(offsets.view(1, -1) ** 2) / (2 * sigma.view(-1, 1) ** 2))
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)  # (n * c, taps)
+    flat = x.reshape(1, n * c, h, w)
+    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="replicate"), kernel.view(n * c, 1, 1, -1), groups=n * c)
+    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="replicate"), kernel.view(n * c, 1, -1, 1), groups=n * c)
+    active = (uniform(0, 1) < cfg.blur).view(n, 1, 1, 1)
+    return torch.where(active, flat.view(n, c, h, w), x)
+
+
+def _downscale(x: torch.Tensor, cfg: AugmentConfig, uniform) -> torch.Tensor:
+    """Low resolution: the selected images resampled down (area) and back up (bilinear)."""
+    n, _, h, w = x.shape
+    factors = uniform(cfg.downscale_min, 1.0)
+    chosen = torch.nonzero(uniform(0, 1) < cfg.downscale).flatten().tolist()
+    out = x.clone()
+    for i in chosen:  # one size per image: a short loop over at most a batch
+        small = (max(int(h * float(factors[i])), 4), max(int(w * float(factors[i])), 4))
+        low = F.interpolate(x[i : i + 1], size=small, mode="area")
+        out[i : i + 1] = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
     return out
 
 
