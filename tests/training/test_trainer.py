@@ -154,9 +154,10 @@ def test_the_console_shows_one_line_per_epoch_and_nothing_with_quiet(toy_recipe,
 
 
 def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_path):
-    straight = cli(*train_args(toy_recipe, tmp_path / "a"))
+    """With a moving average of the weights on, so that its state is resumed too."""
+    straight = cli(*train_args(toy_recipe, tmp_path / "a", "optim.ema=0.9"))
     assert straight.wait(timeout=300) == 0, straight.stdout.read()
-    killed = cli(*train_args(toy_recipe, tmp_path / "b"))
+    killed = cli(*train_args(toy_recipe, tmp_path / "b", "optim.ema=0.9"))
     metrics = tmp_path / "b" / "metrics.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
@@ -166,13 +167,15 @@ def test_resume_after_sigkill_gives_the_uninterrupted_weights(toy_recipe, tmp_pa
     assert len(metrics.read_text().splitlines()) < 4, "the run finished before it could be killed"
     partial = tmp_path / "b" / ".best.safetensors.k1ll3d"  # what a kill during save_checkpoint leaves
     partial.write_bytes(b"half a checkpoint")
-    resumed = cli(*train_args(toy_recipe, tmp_path / "b"), "--resume")
+    resumed = cli(*train_args(toy_recipe, tmp_path / "b", "optim.ema=0.9"), "--resume")
     output = resumed.communicate(timeout=300)[0]
     assert resumed.returncode == 0, output
     assert "resuming" in output
     assert not partial.exists() and f"removed {partial}" in output
-    a, b = weights(tmp_path / "a" / "last.safetensors"), weights(tmp_path / "b" / "last.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    a, b = (load_checkpoint(tmp_path / run / "last.safetensors")[0] for run in ("a", "b"))
+    kept = [k for k in a if k.startswith(("model.", "ema."))]
+    assert any(k.startswith("ema.") for k in kept) and a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in kept)
     assert [json.loads(r)["epoch"] for r in metrics.read_text().splitlines()] == [1, 2, 3, 4]
 
 
@@ -228,3 +231,15 @@ def test_curves_count_whole_epochs_on_the_x_axis():
     for axes in figure.axes:
         ticks = [t for t in axes.get_xticks() if axes.get_xlim()[0] <= t <= axes.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_an_ema_of_the_weights_is_what_is_validated_and_saved(toy_recipe, tmp_path):
+    out = tmp_path / "ema"
+    assert main(train_args(toy_recipe, out, "optim.ema=0.9", "eval.select_metric=last")) == 0
+    state, _ = load_checkpoint(out / "last.safetensors")
+    final, _ = load_checkpoint(out / "final.safetensors")
+    raw = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+    averaged = {k[len("ema.module.") :]: v for k, v in state.items() if k.startswith("ema.module.")}
+    weight = next(k for k in raw if k.endswith("weight") and raw[k].ndim == 4)
+    assert torch.equal(final[weight], averaged[weight]) and not torch.equal(final[weight], raw[weight])
+    assert main(train_args(toy_recipe, tmp_path / "bad", "optim.ema=1.0")) == 2

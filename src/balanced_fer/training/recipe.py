@@ -54,6 +54,7 @@ class OptimConfig:
     nesterov: bool = True
     weight_decay: float = 5e-4
     batch_size: int = 64  # global batch (split across processes)
+    ema: float = 0.0  # decay of an exponential moving average of the weights, validated and saved (0 = off)
 
 
 @dataclass
@@ -154,6 +155,11 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
         (recipe.data.channels in (1, 3), f"data.channels must be 1 or 3, got {recipe.data.channels}"),
         (recipe.data.size >= 8, f"data.size must be at least 8, got {recipe.data.size}"),
         (0 <= recipe.distill.alpha <= 1, f"distill.alpha must be from 0 to 1, got {recipe.distill.alpha}"),
+        (0 <= recipe.optim.ema < 1, f"optim.ema must be from 0 (off) to below 1, got {recipe.optim.ema}"),
+        (
+            not (recipe.optim.ema and recipe.dbl.k),
+            "optim.ema does not combine with dbl: an average of pruned weights is no longer pruned",
+        ),
         (recipe.distill.temperature > 0, f"distill.temperature must be positive, got {recipe.distill.temperature}"),
         (
             not (recipe.distill.teachers and recipe.distill.targets),

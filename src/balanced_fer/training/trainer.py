@@ -20,6 +20,7 @@ import torch
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from ..data import FaceArrays, load_arrays, open_dataset
@@ -214,6 +215,11 @@ class Trainer:
         self.best: dict[str, Any] = {"metric": -1.0, "epoch": None}
         self.hooks.on_setup(self)  # before DDP wraps the model, which broadcasts rank 0's weights
         self.net = DistributedDataParallel(self.model) if self.env.enabled else self.model
+        self.ema = (  # an exponential moving average of the weights (and BatchNorm statistics), if asked
+            AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(r.optim.ema), use_buffers=True)
+            if r.optim.ema
+            else None
+        )
         self.use_amp = r.amp and runs_bf16_natively(self.device)
         images = self.data.train.images
         self.train_images = (
@@ -231,6 +237,8 @@ class Trainer:
                 f"{self.last_path}: the run was started with another recipe; resume with the same one"
             )
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if self.ema is not None:
+            self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         self.hooks.load_state_tensors({k[6:]: v for k, v in tensors.items() if k.startswith("hooks.")})
         self.optimizer.load_state_dict(unflatten_state(state["optimizer"], tensors))
         self.epoch, self.step, self.history, self.best = state["epoch"], state["step"], state["history"], state["best"]
@@ -261,6 +269,11 @@ class Trainer:
         alpha = self.recipe.distill.alpha
         return (1 - alpha) * labels + alpha * self.teacher_prior_weight
 
+    @property
+    def deployed(self) -> nn.Module:
+        """The weights validated and saved: the moving average when ``optim.ema`` is on."""
+        return self.ema.module if self.ema is not None else self.model
+
     # ---- checkpoints --------------------------------------------------------------------------
     def describe(self, validation: Evaluation | None, epoch: int) -> ModelDescription:
         """The model file's description of the model as it stands after ``epoch``."""
@@ -280,6 +293,8 @@ class Trainer:
 
     def _save_state(self) -> None:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if self.ema is not None:
+            tensors |= {f"ema.{k}": v for k, v in self.ema.state_dict().items()}
         tensors |= {f"hooks.{k}": v for k, v in self.hooks.state_tensors().items()}
         optimizer = flatten_state("optim", self.optimizer.state_dict(), tensors)
         state = {
@@ -380,6 +395,8 @@ class Trainer:
         loss.backward()
         self.hooks.after_backward(self)
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         self.hooks.after_step(self)
         value = float(loss.detach())
@@ -410,7 +427,7 @@ class Trainer:
 
     def _validate_and_save(self, row: dict[str, Any]) -> None:
         # Scored as deployed: with the recipe's post-hoc adjustment, so selection sees the same figures.
-        result = self.evaluate_model(self.model, tau=self.recipe.post_hoc.tau)
+        result = self.evaluate_model(self.deployed, tau=self.recipe.post_hoc.tau)
         metric_name = self.recipe.eval.select_metric
         metric = float(self.epoch) if metric_name == "last" else getattr(result, metric_name, None)
         if not isinstance(metric, float):
@@ -419,7 +436,7 @@ class Trainer:
         row["best"] = metric > self.best["metric"]
         if row["best"]:
             self.best = {"metric": metric, "epoch": self.epoch, "name": metric_name}
-            tensors = dict(self.model.state_dict())
+            tensors = dict(self.deployed.state_dict())
             save_checkpoint(self.best_path, tensors, self.describe(result, self.epoch))
         self.history.append(row)
         self._save_state()
