@@ -87,8 +87,9 @@ BAD_RECIPES = {
     "a word for a size": ("data: {size: big}", ["data.size: expected an integer, got 'big'"]),
     "a list of strings for divisors": (
         "dbl: {divisors: [a, b]}",
-        ["dbl.divisors: expected a list of a number or null"],
+        ["dbl.divisors: expected a list of a number or a string or null"],
     ),
+    "a word for divisors": ("dbl: {divisors: even}", ["dbl.divisors must be auto, null or one number per class"]),
     "a boolean for an integer": ("seed: true", ["seed: expected an integer, got True"]),
     "negative epochs": ("schedule: {epochs: -1}", ["schedule.epochs must be at least 1, got -1"]),
     "zero batch": ("optim: {batch_size: 0}", ["optim.batch_size must be at least 1, got 0"]),

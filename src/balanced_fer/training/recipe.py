@@ -157,6 +157,10 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
         (0 <= recipe.distill.alpha <= 1, f"distill.alpha must be from 0 to 1, got {recipe.distill.alpha}"),
         (0 <= recipe.optim.ema < 1, f"optim.ema must be from 0 (off) to below 1, got {recipe.optim.ema}"),
         (
+            not isinstance(recipe.dbl.divisors, str) or recipe.dbl.divisors == "auto",
+            f"dbl.divisors must be auto, null or one number per class, got {recipe.dbl.divisors!r}",
+        ),
+        (
             not (recipe.optim.ema and recipe.dbl.k),
             "optim.ema does not combine with dbl: an average of pruned weights is no longer pruned",
         ),
