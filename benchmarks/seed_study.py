@@ -57,7 +57,7 @@ def parser():
 
 
 def study_rows(args) -> dict[str, list]:
-    """Each row's runs, one per seed, in seed-major order (every row's seed 0 first)."""
+    """Each row's runs, one per seed."""
     rows: dict[str, list] = {name: [] for name in ROWS}
     for seed in args.seeds:
         for name, (recipe, sets) in ROWS.items():
