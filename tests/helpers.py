@@ -39,6 +39,25 @@ def write_toy_faces(root: Path, counts: dict[str, int], size: int = 24, splits=(
     return root
 
 
+def write_toy_recipe(root: Path, name: str, counts: dict[str, int], **sections) -> Path:
+    """Toy faces in ``root/faces`` and ``root/<name>.yaml``: a tiny vgg_compact_s recipe on them, with
+    ``sections`` (``schedule={...}``, ``loss={...}``) added."""
+    import yaml
+
+    write_toy_faces(root / "faces", counts, size=24)
+    recipe = {
+        "name": name,
+        "data": {"train": str(root / "faces"), "size": 24, "input_size": 20},
+        "model": {"name": "vgg_compact_s"},
+        "optim": {"lr": 0.05, "batch_size": 16},
+        "eval": {"batch_size": 64},
+        **sections,
+    }
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
 def random_checkpoint(
     path: Path,
     name: str = "vgg_compact_s",

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from balanced_fer.cli import main
 from balanced_fer.dbl import (
@@ -27,7 +26,7 @@ from balanced_fer.imbalance.losses import build_loss
 from balanced_fer.imbalance.subsets import auto_divisors, balanced_subsets, subset_overlap
 from balanced_fer.models import create_model, load_checkpoint, load_model
 from balanced_fer.training.recipe import load_recipe
-from helpers import random_checkpoint, write_toy_faces
+from helpers import random_checkpoint, write_toy_recipe
 
 DBL = [
     "--set",
@@ -140,16 +139,8 @@ def test_masks_and_pruning_on_a_model():
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dbl")
-    write_toy_faces(root / "faces", {"happy": 48, "sad": 24, "fear": 8}, size=24)
-    recipe = {
-        "name": "toy_dbl",
-        "data": {"train": str(root / "faces"), "size": 24, "input_size": 20},
-        "model": {"name": "vgg_compact_s"},
-        "loss": {"name": "weighted_ce", "kwargs": {"scheme": "dbl"}},
-        "optim": {"lr": 0.05, "batch_size": 16},
-        "eval": {"batch_size": 64},
-    }
-    (root / "toy.yaml").write_text(yaml.safe_dump(recipe))
+    counts = {"happy": 48, "sad": 24, "fear": 8}
+    write_toy_recipe(root, "toy", counts, loss={"name": "weighted_ce", "kwargs": {"scheme": "dbl"}})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BFER_CACHE_DIR", str(root / "cache"))
         yield root

@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from balanced_fer.models import load_checkpoint
 from balanced_fer.training.distill import distillation_loss, load_soft_targets, save_soft_targets, soften
-from helpers import run_cli, write_toy_faces
+from helpers import run_cli, write_toy_recipe
 
 
 def test_the_loss_is_zero_when_the_student_matches_and_pulls_towards_the_teacher():
@@ -38,16 +37,8 @@ def test_a_soft_targets_file_must_match_the_training_labels(tmp_path):
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("distill")
-    write_toy_faces(root / "faces", {"happy": 40, "sad": 24, "fear": 8}, size=24)
-    recipe = {
-        "name": "toy",
-        "data": {"train": str(root / "faces"), "size": 24, "input_size": 20},
-        "model": {"name": "vgg_compact_s"},
-        "optim": {"lr": 0.05, "batch_size": 16},
-        "schedule": {"epochs": 2, "warmup_epochs": 0.5},
-        "eval": {"batch_size": 64},
-    }
-    (root / "toy.yaml").write_text(yaml.safe_dump(recipe))
+    counts = {"happy": 40, "sad": 24, "fear": 8}
+    write_toy_recipe(root, "toy", counts, schedule={"epochs": 2, "warmup_epochs": 0.5})
     return root
 
 

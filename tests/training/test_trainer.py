@@ -18,26 +18,14 @@ import yaml
 from balanced_fer.cli import main
 from balanced_fer.models import load_checkpoint
 from balanced_fer.training.trainer import curves_figure, runs_bf16_natively
-from helpers import write_toy_faces
+from helpers import write_toy_recipe
 
 COUNTS = {"happy": 48, "sad": 24, "fear": 8}
 
 
 @pytest.fixture(scope="module")
 def toy_recipe(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("toy")
-    write_toy_faces(root / "faces", COUNTS, size=24)
-    recipe = {
-        "name": "toy",
-        "data": {"train": str(root / "faces"), "size": 24, "input_size": 20},
-        "model": {"name": "vgg_compact_s"},
-        "optim": {"lr": 0.05, "batch_size": 16},
-        "schedule": {"epochs": 4, "warmup_epochs": 0.5},
-        "eval": {"batch_size": 64},
-    }
-    path = root / "toy.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    return path
+    return write_toy_recipe(tmp_path_factory.mktemp("toy"), "toy", COUNTS, schedule={"epochs": 4, "warmup_epochs": 0.5})
 
 
 @pytest.fixture(autouse=True)
