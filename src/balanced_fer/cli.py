@@ -159,14 +159,12 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
 
 
 def _cmd_soft_targets(args: argparse.Namespace) -> int:
-    from .data import load_arrays
     from .training.distill import save_soft_targets, teacher_log_probs
 
     dataset = _open_dataset(args)
-    log_probs, prior_weight = teacher_log_probs(
+    log_probs, labels, prior_weight = teacher_log_probs(
         args.teacher, dataset, args.split, tta=args.tta, progress=not args.no_progress
     )
-    labels = load_arrays(dataset, args.split, 48, 1, progress=False).labels  # the row order every size shares
     path = save_soft_targets(args.out, log_probs, labels, args.teacher, prior_weight)
     agreement = float((log_probs.argmax(1).numpy() == labels).mean())
     print(

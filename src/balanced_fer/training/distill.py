@@ -36,14 +36,14 @@ def teacher_log_probs(
     tta: str = "flip",
     device: torch.device | str = "cpu",
     progress: bool = True,
-) -> tuple[torch.Tensor, float]:
+) -> tuple[torch.Tensor, np.ndarray, float]:
     """(N, K) log-probabilities the teachers' ensemble gives ``split``'s faces (in the dataset's class
-    order), and the mean of the teachers' ``trained_prior_weight``."""
+    order), the labels of those faces, and the mean of the teachers' ``trained_prior_weight``."""
     if not teachers:
         raise BalancedFerError("distillation needs at least one teacher checkpoint")
     if tta not in TTA_MODES:
         raise BalancedFerError(f"the teachers' test-time augmentation must be {' or '.join(TTA_MODES)}, got {tta!r}")
-    outputs, prior_weights = [], []
+    outputs, prior_weights, labels = [], [], None
     for teacher in teachers:
         model, description = load_model(teacher, device)
         missing = [c for c in dataset.class_names if c not in description.class_names]
@@ -51,11 +51,22 @@ def teacher_log_probs(
             raise BalancedFerError(f"{teacher}: the teacher does not know the classes {missing}")
         pre = description.preprocessing
         arrays = load_arrays(dataset, split, pre.size, pre.channels, progress=progress)
+        if labels is None:
+            labels = arrays.labels
+        check_labels(arrays.labels, labels, f"{teacher}'s {pre.size} px faces")
         logits = predict_logits(model, arrays.images, pre, device=device, tta=tta)
         columns = [description.class_names.index(c) for c in dataset.class_names]
         outputs.append(F.log_softmax(logits[:, columns], dim=1))
         prior_weights.append(description.trained_prior_weight)
-    return torch.stack(outputs).mean(0).log_softmax(1), float(np.mean(prior_weights))
+    return torch.stack(outputs).mean(0).log_softmax(1), labels, float(np.mean(prior_weights))
+
+
+def check_labels(scored: np.ndarray, expected: np.ndarray, source: str) -> None:
+    """Soft targets belong to one split's faces in one order: anything else is an error naming ``source``."""
+    if len(scored) != len(expected) or not np.array_equal(scored, expected):
+        raise BalancedFerError(
+            f"{source}: its {len(scored):,} faces are not this training split's {len(expected):,} (other data or order)"
+        )
 
 
 def save_soft_targets(
@@ -78,11 +89,7 @@ def load_soft_targets(path: str | Path, labels: np.ndarray) -> tuple[torch.Tenso
             tensors = {name: handle.get_tensor(name) for name in ("log_probs", "labels")}
     except (OSError, SafetensorError, KeyError, ValueError) as err:
         raise BalancedFerError(f"{path}: not a soft-targets file written by bfer soft-targets ({err})") from None
-    stored = tensors["labels"].numpy()
-    if len(stored) != len(labels) or not np.array_equal(stored, labels):
-        raise BalancedFerError(
-            f"{path}: its {len(stored):,} faces are not this training split's {len(labels):,} (other data or order)"
-        )
+    check_labels(tensors["labels"].numpy(), labels, str(path))
     return tensors["log_probs"].float(), float(meta["trained_prior_weight"])
 
 

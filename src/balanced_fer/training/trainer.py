@@ -38,7 +38,7 @@ from ..models.checkpoint import (
     save_checkpoint,
     unflatten_state,
 )
-from .distill import distillation_loss, load_soft_targets, soften, teacher_log_probs
+from .distill import check_labels, distillation_loss, load_soft_targets, soften, teacher_log_probs
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .recipe import Recipe
 
@@ -253,9 +253,10 @@ class Trainer:
         elif cfg.teachers:
             data = self.recipe.data
             dataset = open_dataset(data.train, **data.options)
-            log_probs, prior_weight = teacher_log_probs(
+            log_probs, labels, prior_weight = teacher_log_probs(
                 cfg.teachers, dataset, data.train_split, tta=cfg.tta, device=self.device, progress=self.progress
             )
+            check_labels(labels, self.data.train.labels, "the teachers' training faces")
         else:
             return None, 0.0
         return log_probs.to(self.device), prior_weight
@@ -369,12 +370,13 @@ class Trainer:
         r = self.recipe
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(r, self.step, self.steps_per_epoch)
+        rows = torch.as_tensor(idx, device=self.device)
         images = (
-            self.train_images[torch.as_tensor(idx, device=self.device)]
+            self.train_images[rows]
             if isinstance(self.train_images, torch.Tensor)
             else torch.from_numpy(self.train_images[idx]).to(self.device, non_blocking=True)
         )
-        targets = self.train_labels[torch.as_tensor(idx, device=self.device)]
+        targets = self.train_labels[rows]
         x = augment_batch(
             to_float(images, self.preprocessing.mean, self.preprocessing.std), r.data.input_size, r.augment
         )
@@ -387,7 +389,7 @@ class Trainer:
             loss = lam * loss + (1 - lam) * self.loss_fn(logits, targets[perm])
         if self.teacher is not None:
             cfg = r.distill
-            taught = soften(self.teacher[torch.as_tensor(idx, device=self.device)], cfg.temperature)
+            taught = soften(self.teacher[rows], cfg.temperature)
             if perm is not None:  # a mixed image is taught the same mix of its sources' targets
                 taught = lam * taught + (1 - lam) * taught[perm]
             loss = (1 - cfg.alpha) * loss + cfg.alpha * distillation_loss(logits, taught, cfg.temperature)
