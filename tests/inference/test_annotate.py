@@ -1,7 +1,7 @@
 import numpy as np
 
 from balanced_fer.inference import Face
-from balanced_fer.inference.annotate import BOX, annotate, overlap, place_panel
+from balanced_fer.inference.annotate import BOX, annotate, detail_map, overlap, place_panel
 
 SCORES = {"happiness": 0.7, "sadness": 0.2, "fear": 0.1}
 
@@ -11,14 +11,15 @@ def orange(canvas: np.ndarray) -> np.ndarray:
 
 
 def test_the_panel_covers_no_face_and_the_plainest_part_of_the_scene():
-    grey = np.zeros((400, 600), np.uint8)
-    grey[:, 300:] = np.random.default_rng(0).integers(0, 255, (400, 300))  # a busy right half
+    scene = np.zeros((400, 600, 3), np.uint8)
+    scene[:, 300:] = np.random.default_rng(0).integers(0, 255, (400, 300, 1))  # a busy right half
+    detail = detail_map(scene)
     face = (250, 100, 330, 180)
-    left, top = place_panel((120, 90), face, [face], grey)
+    left, top = place_panel((120, 90), face, [face], detail)
     panel = (left, top, left + 120, top + 90)
     assert overlap(panel, face) == 0 and panel[2] <= 300  # on the plain left, not the busy right
     other = (100, 100, 240, 260)  # a second face on the left: only places beside the first count
-    left, top = place_panel((120, 90), face, [face, other], grey)
+    left, top = place_panel((120, 90), face, [face, other], detail)
     assert overlap((left, top, left + 120, top + 90), other) == 0
 
 

@@ -29,20 +29,25 @@ def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
     return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
+def detail_map(canvas: np.ndarray) -> np.ndarray:
+    """Per pixel, how much the scene changes from its left neighbour (grey levels): where a panel hides most."""
+    grey = cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return np.abs(np.diff(grey, axis=1, prepend=grey[:, :1]))
+
+
 def place_panel(
-    size: tuple[int, int], box: tuple[int, int, int, int], faces: list[tuple[int, int, int, int]], grey: np.ndarray
+    size: tuple[int, int], box: tuple[int, int, int, int], faces: list[tuple[int, int, int, int]], detail: np.ndarray
 ) -> tuple[int, int]:
     """Top-left corner of a (width, height) panel for ``box``: beside it (right, left, below, above)
     or, when it is the only face, in a corner of the image; among the places inside the image that
-    cover no face, the one over the least detail (mean gradient of ``grey``), so the panel hides as
+    cover no face, the one over the least ``detail`` (:func:`detail_map`), so the panel hides as
     little of the scene as it can; else the one covering the least face area."""
     width, height = size
     x0, y0, x1, y1 = box
-    rows, cols = grey.shape
+    rows, cols = detail.shape
     candidates = [(x1 + 4, y0), (x0 - 4 - width, y0), (x0, y1 + 4), (x0, y0 - 4 - height)]
     if len(faces) == 1:
         candidates += [(cols - width, 0), (0, 0), (cols - width, rows - height), (0, rows - height)]
-    detail = np.abs(np.diff(grey.astype(np.float32), axis=1))
 
     def cost(corner: tuple[int, int]) -> tuple[bool, int, float]:
         left, top = corner
@@ -66,14 +71,14 @@ def annotate(rgb: np.ndarray, faces: list[Face], tracks: Sequence[int] | None = 
     enlarge = int(np.ceil(MIN_SIDE / max(canvas.shape[:2])))
     if enlarge > 1:
         canvas = cv2.resize(canvas, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
-    grey = cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY)
+    detail = detail_map(canvas) if faces else None  # once per image, shared by every face's panel
     rows, cols = canvas.shape[:2]
     scale = text_scale(canvas.shape)
     thickness = max(int(round(2 * scale)), 1)
     (_, line_height), baseline = cv2.getTextSize("Ag", FONT, scale, 1)
     line = line_height + baseline + 4
     boxes = [
-        tuple(int(round(v * max(enlarge, 1))) for v in (f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]))
+        tuple(int(round(v * enlarge)) for v in (f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]))
         for f in faces
     ]
     for i, (face, box) in enumerate(zip(faces, boxes)):
@@ -93,7 +98,7 @@ def annotate(rgb: np.ndarray, faces: list[Face], tracks: Sequence[int] | None = 
         size = (name_width + bar + 12, line * len(ranked) + 4)
         if size[0] * size[1] > 0.3 * rows * cols:  # a panel would hide the picture: the label says it
             continue
-        left, top = place_panel(size, box, boxes, grey)
+        left, top = place_panel(size, box, boxes, detail)
         if any(overlap((left, top, left + size[0], top + size[1]), other) for other in boxes):
             continue  # no room off the faces (a close-up, a crop): the label says it
         cv2.rectangle(canvas, (left, top), (left + size[0], top + size[1]), PANEL, -1)

@@ -88,10 +88,10 @@ class Recognizer:
     theirs) and scores it; ``predict_proba(face_crops)`` scores crops directly. Arrays are **RGB**
     (grey and RGBA too); pass ``color_order="bgr"`` for OpenCV's ``cv2.imread`` / ``VideoCapture``
     arrays (file paths are always read correctly). ``prior`` re-targets the scores to the class
-    frequencies of the place the model is used (``uniform``, ``train`` or a JSON file); ``tta="flip"`` averages each face with its mirror
-    (default: what the model's recipe validated with). ``threads`` caps the threads of an ONNX model
-    and of the detector (many files go fastest as one process a core with ``threads=1``:
-    ``bfer predict --workers N``).
+    frequencies of the place the model is used (``uniform``, ``train`` or a JSON file);
+    ``tta="flip"`` averages each face with its mirror (default: what the model's recipe validated
+    with). ``threads`` caps the threads of an ONNX model and of the detector (many files go fastest as
+    one process a core with ``threads=1``: ``bfer predict --workers N``).
 
     >>> recognizer = Recognizer.from_pretrained()                # the shipped model, offline
     >>> recognizer = Recognizer("model.onnx", prior="uniform")
