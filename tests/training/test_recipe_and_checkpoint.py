@@ -90,6 +90,13 @@ BAD_RECIPES = {
         ["dbl.divisors: expected a list of a number or a string or null"],
     ),
     "a word for divisors": ("dbl: {divisors: even}", ["dbl.divisors must be auto, null or one number per class"]),
+    "an unknown choice": (
+        "dbl: {task_heads: both, prune_schedule: sudden}",
+        [
+            "dbl.task_heads must be one of separate, shared, got 'both'",
+            "dbl.prune_schedule must be one of gradual, one_shot, got 'sudden'",
+        ],
+    ),
     "a boolean for an integer": ("seed: true", ["seed: expected an integer, got True"]),
     "negative epochs": ("schedule: {epochs: -1}", ["schedule.epochs must be at least 1, got -1"]),
     "zero batch": ("optim: {batch_size: 0}", ["optim.batch_size must be at least 1, got 0"]),

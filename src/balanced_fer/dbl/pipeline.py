@@ -163,13 +163,6 @@ def layer_sparsity(masks: OwnershipMasks) -> dict[str, dict[str, float]]:
 def run_dbl(recipe: Recipe, out_dir: Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole DBL pipeline into ``out_dir``; returns the summary."""
     cfg = recipe.dbl
-    for key, allowed in (
-        ("prune_schedule", ("gradual", "one_shot")),
-        ("task_heads", ("separate", "shared")),
-        ("class_weights", ("subset", "full")),
-    ):
-        if getattr(cfg, key) not in allowed:
-            raise BalancedFerError(f"dbl.{key} must be one of {', '.join(allowed)}, got {getattr(cfg, key)!r}")
     out_dir = Path(out_dir)
     state_path = out_dir / "dbl_state.safetensors"
     if state_path.exists() and not resume:

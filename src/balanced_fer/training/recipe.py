@@ -16,6 +16,7 @@ import yaml
 
 from ..data.augment import AugmentConfig
 from ..errors import BalancedFerError
+from ..models.description import TTA_MODES
 from ..models.registry import model_kwargs_problems
 from ..structs import build
 
@@ -173,6 +174,16 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
             0 < recipe.data.input_size <= recipe.data.size,
             f"data.input_size must be from 1 to data.size ({recipe.data.size}), got {recipe.data.input_size}",
         ),
+    ]
+    choices = {
+        "dbl.prune_schedule": (recipe.dbl.prune_schedule, ("gradual", "one_shot")),
+        "dbl.task_heads": (recipe.dbl.task_heads, ("separate", "shared")),
+        "dbl.class_weights": (recipe.dbl.class_weights, ("subset", "full")),
+        "distill.tta": (recipe.distill.tta, TTA_MODES),
+    }
+    checks += [
+        (value in allowed, f"{key} must be one of {', '.join(allowed)}, got {value!r}")
+        for key, (value, allowed) in choices.items()
     ]
     return [message for ok, message in checks if not ok] + model_kwargs_problems(recipe.model.name, recipe.model.kwargs)
 
