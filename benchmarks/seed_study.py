@@ -71,10 +71,9 @@ def run_labels(row, store: Path) -> dict | None:
     """A finished run's validation truth and deployed labels, read once from its checkpoint and kept."""
     path = store / f"{slug(row.name)}.json"
     if not path.is_file():
-        checkpoint = row.summary.parent / "final.safetensors"
         if not row.summary.is_file():
             return None
-        backend = load_backend(checkpoint)
+        backend = load_backend(row.summary.parent / "final.safetensors")
         dataset, split = validation_dataset(backend.description)
         pre = backend.description.preprocessing
         arrays = load_arrays(dataset, split, pre.size, pre.channels, progress=False)
