@@ -34,6 +34,11 @@ def test_predict_proba_on_any_kind_of_crop(model):
     assert scores.shape == (5, 7) and np.allclose(scores.sum(1), 1, atol=1e-5)
     assert np.allclose(scores, scores[0], atol=1e-5)  # the same face in every format
     assert np.allclose(recognizer.predict_proba([grey]), scores[:1], atol=1e-5)  # alone or in a batch
+    size = recognizer.description.preprocessing.size
+    stack = rng.integers(0, 256, (3, size, size), dtype=np.uint8)  # grey faces at the model's size: used as is
+    as_rgb = recognizer.predict_proba([cv2.cvtColor(face, cv2.COLOR_GRAY2RGB) for face in stack])
+    assert np.array_equal(recognizer.predict_proba(stack), as_rgb)
+    assert np.array_equal(recognizer.predict_proba(stack[..., None]), as_rgb)
     prediction = recognizer.classify([grey])[0]
     assert prediction.label == recognizer.classes_[int(scores[0].argmax())]
     assert prediction.label in recognizer.classes_ and set(prediction.scores) == set(recognizer.classes_)

@@ -72,10 +72,26 @@ def as_rgb(image: np.ndarray, color_order: str = "rgb") -> np.ndarray:
 def to_face_array(face: np.ndarray, size: int, channels: int, color_order: str = "rgb") -> np.ndarray:
     """Any uint8 / uint16 face crop (grey, RGB or RGBA; BGR with ``color_order="bgr"``) as (size,
     size, channels) uint8."""
+    face = np.asarray(face)
+    if channels == 1 and face.dtype == np.uint8 and face.ndim == 2 and min(face.shape) > 0:
+        return resize_square(face, size)[:, :, None]  # grey already: no round trip through RGB
     face = as_rgb(face, color_order)
     if channels == 1:
         face = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
     return resize_square(face, size).reshape(size, size, channels)
+
+
+def face_batch(faces: Sequence[np.ndarray] | np.ndarray, size: int, channels: int, color_order: str) -> np.ndarray:
+    """(N, size, size, channels) uint8 from face crops (see :func:`to_face_array`); a uint8 array of grey
+    faces already at ``size`` is used as it is."""
+    if (
+        channels == 1
+        and isinstance(faces, np.ndarray)
+        and faces.dtype == np.uint8
+        and faces.shape[1:] in ((size, size), (size, size, 1))
+    ):
+        return faces.reshape(len(faces), size, size, 1)
+    return np.stack([to_face_array(face, size, channels, color_order) for face in faces])
 
 
 class Recognizer:
@@ -210,7 +226,7 @@ class Recognizer:
         if len(faces) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         order = color_order or self.color_order
-        batch = np.stack([to_face_array(face, pre.size, pre.channels, order) for face in faces])
+        batch = face_batch(faces, pre.size, pre.channels, order)
         logits = deployment_logits(self.backend.logits(batch, tta=self.tta), self.description, self.prior)
         return torch.softmax(logits, dim=1).numpy()
 
