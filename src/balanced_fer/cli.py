@@ -237,8 +237,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         prior=args.prior,
         cache_dir=args.cache_dir,
         progress=not args.no_progress,
+        known_classes_only=args.known_classes_only,
     )
     title = f"{Path(args.checkpoint).name} on {dataset.name} {args.split}"
+    unknown = [c for c in dataset.class_names if c not in result.class_names]
+    if unknown:
+        left_out = sum(int(dataset.split(args.split).counts()[dataset.class_names.index(c)]) for c in unknown)
+        title += f" ({left_out:,} faces of {', '.join(unknown)}, which the model does not know, left out)"
     print(to_markdown(result, title))
     if args.out:
         for path in save_evaluation(result, Path(args.out), stem=args.split, title=title).values():
@@ -545,6 +550,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--prior", help="re-target the scores to class frequencies: train, uniform, or a JSON file {class: frequency}"
+    )
+    evaluate.add_argument(
+        "--known-classes-only",
+        action="store_true",
+        help="leave out faces of classes the model does not know (a 7-class model on FER+'s 8)",
     )
     evaluate.add_argument("--out", help="folder for the JSON, Markdown and confusion-matrix PNG")
     evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
