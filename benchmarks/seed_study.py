@@ -1,19 +1,26 @@
-"""The seed study of the two published methods on the CPU: CE, weighted CE, RASN and its `saf: false`
-control, and DBL, each trained with several seeds on one short schedule and compared in pairs.
+"""Seed studies on the CPU, each row trained with several seeds and compared in pairs:
 
-    python benchmarks/seed_study.py [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
+- ``methods``: the two published methods: CE, weighted CE, RASN and its `saf: false` control, and
+  DBL, on one short schedule (``--epochs``, default 8);
+- ``fast``: the `fast` tier's student distilled from the default model, and one learning from FER+'s
+  crowd votes for the same faces (half of its loss), against the same recipe without either, on
+  its recipe's schedule (configs/fer2013_fast.yaml).
+
+    python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
+    python benchmarks/seed_study.py --study fast --seeds 0 1 --parallel 2
     python benchmarks/seed_study.py --report-only     # the table from the runs (or labels) so far
 
 Every row keeps its last epoch (`eval.select_metric=last`, the rule DBL's phases use), so no row is
 selected on validation. Each finished run's validation labels are kept in
 benchmarks/results/seed_study/ (the table rebuilds without the checkpoints); the table, with mean +- sd
 over seeds and each comparison's paired difference (95% bootstrap over faces, every run resampled on
-the same faces), goes to benchmarks/results/seed_study.{json,md}.
+the same faces), goes to benchmarks/results/seed_study[_<study>].{json,md}.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,28 +34,60 @@ from table import BFER, run_rows, slug, table_parser, train_row
 BASELINE = "configs/fer2013_baseline.yaml"
 RASN = "configs/fer2013_rasn_compact.yaml"
 DBL = "configs/fer2013_dbl.yaml"
-# name -> (recipe, overrides); every row also gets the seed, the schedule and the selection rule
-ROWS = {
-    "CE": (BASELINE, []),
-    "weighted CE (inverse frequency)": (BASELINE, ["loss.name=weighted_ce", "loss.kwargs={scheme: inverse}"]),
-    "RASN (SAF + AFA), CE": (RASN, []),
-    "RASN control (saf: false), CE": (RASN, ["model.kwargs.saf=false"]),
-    "DBL K=3": (DBL, []),
+FAST = "configs/fer2013_fast.yaml"
+# bfer soft-targets ../shared/datasets/fer2013 --votes ferplus:../shared/datasets/ferplus --out <VOTES>
+VOTES = "data/fer2013_ferplus_votes.safetensors"
+VOTE_SETTINGS = ["distill.temperature=1", "distill.alpha=0.5", "name=fer2013_fast_votes"]  # votes are probabilities
+
+
+@dataclass(frozen=True)
+class Study:
+    """Rows (name -> recipe and overrides; every row also gets the seed) and the comparisons (method,
+    control) the table reports. With ``epochs``, rows other than DBL's get that schedule and keep their
+    last epoch; without, each recipe's own schedule and selection rule apply."""
+
+    rows: dict[str, tuple[str, list[str]]]
+    comparisons: list[tuple[str, str]]
+    epochs: int | None = None
+
+
+STUDIES = {
+    "methods": Study(
+        rows={
+            "CE": (BASELINE, []),
+            "weighted CE (inverse frequency)": (BASELINE, ["loss.name=weighted_ce", "loss.kwargs={scheme: inverse}"]),
+            "RASN (SAF + AFA), CE": (RASN, []),
+            "RASN control (saf: false), CE": (RASN, ["model.kwargs.saf=false"]),
+            "DBL K=3": (DBL, []),
+        },
+        comparisons=[
+            ("RASN (SAF + AFA), CE", "RASN control (saf: false), CE"),
+            ("RASN control (saf: false), CE", "CE"),
+            ("weighted CE (inverse frequency)", "CE"),
+            ("DBL K=3", "weighted CE (inverse frequency)"),
+            ("DBL K=3", "CE"),
+        ],
+        epochs=8,
+    ),
+    "fast": Study(
+        rows={
+            "fast tier (distilled)": (FAST, ["name=fer2013_fast"]),
+            "fast tier without distillation": (FAST, ["distill=null", "name=fer2013_fast_control"]),
+            "fast tier, FER+ crowd votes as targets": (FAST, [f"distill.targets={VOTES}", *VOTE_SETTINGS]),
+        },
+        comparisons=[
+            ("fast tier (distilled)", "fast tier without distillation"),
+            ("fast tier, FER+ crowd votes as targets", "fast tier without distillation"),
+        ],
+    ),
 }
-# method -> control: each comparison the table reports
-COMPARISONS = [
-    ("RASN (SAF + AFA), CE", "RASN control (saf: false), CE"),
-    ("RASN control (saf: false), CE", "CE"),
-    ("weighted CE (inverse frequency)", "CE"),
-    ("DBL K=3", "weighted CE (inverse frequency)"),
-    ("DBL K=3", "CE"),
-]
 
 
 def parser():
     parser = table_parser(__doc__, "runs/seed_study")
+    parser.add_argument("--study", choices=STUDIES, default="methods", help="which study (default %(default)s)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=8, help="schedule.epochs of the non-DBL rows")
+    parser.add_argument("--epochs", type=int, help="schedule.epochs of the non-DBL rows (methods: 8)")
     parser.add_argument("--report-only", action="store_true", help="train nothing; write the table")
     parser.add_argument(
         "--only", nargs="*", default=None, help="train only rows whose name starts with one of these, in this order"
@@ -58,10 +97,13 @@ def parser():
 
 def study_rows(args) -> dict[str, list]:
     """Each row's runs, one per seed."""
-    rows: dict[str, list] = {name: [] for name in ROWS}
+    study = STUDIES[args.study]
+    epochs = args.epochs or study.epochs
+    rows: dict[str, list] = {name: [] for name in study.rows}
     for seed in args.seeds:
-        for name, (recipe, sets) in ROWS.items():
-            schedule = [] if recipe == DBL else [f"schedule.epochs={args.epochs}", "eval.select_metric=last"]
+        for name, (recipe, sets) in study.rows.items():
+            short = epochs is not None and recipe != DBL
+            schedule = [f"schedule.epochs={epochs}", "eval.select_metric=last"] if short else []
             overrides = sets + schedule + [f"seed={seed}", f"data.train={args.data}"] + args.set
             rows[name].append(train_row(f"{name} seed {seed}", recipe, args.runs, overrides))
     return rows
@@ -113,8 +155,11 @@ def figures(record: dict) -> dict:
 def report(rows: dict[str, list], args) -> str:
     store = args.out / "seed_study"
     done = {name: [r for r in (run_labels(row, store) for row in runs) if r] for name, runs in rows.items()}
+    study = STUDIES[args.study]
+    epochs = args.epochs or study.epochs
+    schedule = f"{epochs} epochs (DBL: its recipe's phases)" if epochs else "each recipe's schedule"
     lines = [
-        f"{args.epochs} epochs (DBL: its recipe's phases), last epoch, FER2013 val; mean +- sd over seeds",
+        f"{schedule}, last epoch, FER2013 val; mean +- sd over seeds",
         "",
         "| row | seeds | accuracy | mean class acc. | disgust recall | fear recall | train minutes |",
         "|---|---|---|---|---|---|---|",
@@ -133,7 +178,7 @@ def report(rows: dict[str, list], args) -> str:
         lines.append(f"| {name} | {len(records)} | " + " | ".join(cells) + f" | {minutes:.1f} |")
         table["rows"][name] = {"runs": [{"run": r["run"], **f} for r, f in zip(records, per_seed)]}
     lines += ["", "| method - control | seeds | accuracy (95% CI) | MCA (95% CI) | reading |", "|---|---|---|---|---|"]
-    for method, control in COMPARISONS:
+    for method, control in study.comparisons:
         seeds = sorted({seed_of(r) for r in done[method]} & {seed_of(r) for r in done[control]})
         if not seeds:
             lines.append(f"| {method} - {control} | 0 | not run yet | | |")
@@ -151,8 +196,9 @@ def report(rows: dict[str, list], args) -> str:
         table["comparisons"].append({"method": method, "control": control, "seeds": seeds, **diff})
     lines += ["", "Commands (one per run):", ""] + [f"- `{r['command']}`" for records in done.values() for r in records]
     markdown = "\n".join(lines) + "\n"
-    (args.out / "seed_study.md").write_text(markdown)
-    (args.out / "seed_study.json").write_text(json.dumps(table, indent=2) + "\n")
+    stem = "seed_study" if args.study == "methods" else f"seed_study_{args.study}"
+    (args.out / f"{stem}.md").write_text(markdown)
+    (args.out / f"{stem}.json").write_text(json.dumps(table, indent=2) + "\n")
     return markdown
 
 

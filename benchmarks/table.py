@@ -53,7 +53,7 @@ def run_report(out: Path) -> Path:
 
 def train_row(name: str, recipe: str, runs: Path, overrides: list[str]) -> Row:
     out = runs / slug(name)
-    sets = overrides + [f"name={slug(name)}"]
+    sets = overrides if any(s.startswith("name=") for s in overrides) else overrides + [f"name={slug(name)}"]
     command = BFER + ["train", recipe, "--out", str(out), "--no-progress"] + [a for s in sets for a in ("--set", s)]
     return Row(name, command, run_report(out), out / "summary.json")
 

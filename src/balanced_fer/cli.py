@@ -159,16 +159,24 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
 
 
 def _cmd_soft_targets(args: argparse.Namespace) -> int:
-    from .training.distill import save_soft_targets, teacher_log_probs
+    from .data import open_dataset
+    from .training.distill import save_soft_targets, teacher_log_probs, vote_log_probs
 
     dataset = _open_dataset(args)
-    log_probs, labels, prior_weight = teacher_log_probs(
-        args.teacher, dataset, args.split, tta=args.tta, progress=not args.no_progress
-    )
-    path = save_soft_targets(args.out, log_probs, labels, args.teacher, prior_weight)
+    if args.votes:
+        votes = open_dataset(args.votes, label_mode="probability")
+        log_probs, labels, voted = vote_log_probs(dataset, args.split, votes, progress=not args.no_progress)
+        sources, prior_weight = [f"crowd votes: {args.votes} (FER+ probability rule)"], 1.0
+        source = f"crowd votes for {voted:,} of them (the others keep their own label)"
+    else:
+        log_probs, labels, prior_weight = teacher_log_probs(
+            args.teacher, dataset, args.split, tta=args.tta, progress=not args.no_progress
+        )
+        sources, source = args.teacher, f"{len(args.teacher)} teacher(s)"
+    path = save_soft_targets(args.out, log_probs, labels, sources, prior_weight)
     agreement = float((log_probs.argmax(1).numpy() == labels).mean())
     print(
-        f"wrote {path}: {len(labels):,} faces x {log_probs.shape[1]} classes from {len(args.teacher)} teacher(s), "
+        f"wrote {path}: {len(labels):,} faces x {log_probs.shape[1]} classes from {source}, "
         f"which agree with the labels on {100 * agreement:.1f}%; train a student with --set distill.targets={path}"
     )
     return 0
@@ -511,7 +519,13 @@ def build_parser() -> argparse.ArgumentParser:
         "soft-targets", help="teachers' scores on a training split, for distilling a student (distill.targets)"
     )
     _add_dataset_arguments(soft)
-    soft.add_argument("--teacher", action="append", required=True, help="a teacher checkpoint (repeat for an ensemble)")
+    source = soft.add_mutually_exclusive_group(required=True)
+    source.add_argument("--teacher", action="append", help="a teacher checkpoint (repeat for an ensemble)")
+    source.add_argument(
+        "--votes",
+        metavar="SPEC",
+        help="crowd votes instead: FER+ (e.g. ferplus:../shared/datasets/ferplus), matched to the faces by pixels",
+    )
     soft.add_argument("--split", default="train", help="split to score (default %(default)s)")
     soft.add_argument("--tta", default="flip", help="teachers' test-time augmentation, none or flip (default flip)")
     soft.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")

@@ -84,9 +84,10 @@ def test_the_running_shared_feature_stays_fp32_and_moves_under_bf16_autocast():
 
 def test_the_seed_studys_control_is_the_method_with_saf_off_and_nothing_else():
     from balanced_fer.training.recipe import load_recipe
-    from seed_study import ROWS
+    from seed_study import STUDIES
 
-    (recipe, sets), (control_recipe, control_sets) = ROWS["RASN (SAF + AFA), CE"], ROWS["RASN control (saf: false), CE"]
+    rows = STUDIES["methods"].rows
+    (recipe, sets), (control_recipe, control_sets) = rows["RASN (SAF + AFA), CE"], rows["RASN control (saf: false), CE"]
     method, control = load_recipe(recipe, sets).to_dict(), load_recipe(control_recipe, control_sets).to_dict()
     assert method["model"]["kwargs"].pop("saf") is True and control["model"]["kwargs"].pop("saf") is False
     assert method == control

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.models import load_checkpoint
 from balanced_fer.training.distill import distillation_loss, load_soft_targets, save_soft_targets, soften
 from helpers import run_cli, write_toy_recipe
@@ -70,3 +72,76 @@ def test_a_student_learns_from_a_teacher_or_from_its_soft_targets(toy, tmp_path,
         [*train, "--out", str(tmp_path / "both"), *direct, "--set", f"distill.targets={targets}"], capsys
     )
     assert code == 2 and "name distill.teachers or distill.targets, not both" in err
+
+
+def test_the_fast_tiers_control_is_its_recipe_without_distillation(shared_datasets, cache_dir):
+    from balanced_fer.training.recipe import load_recipe
+    from seed_study import STUDIES
+
+    rows = STUDIES["fast"].rows
+    (recipe, sets), (control_recipe, control_sets) = (
+        rows["fast tier (distilled)"],
+        rows["fast tier without distillation"],
+    )
+    student, control = load_recipe(recipe, sets).to_dict(), load_recipe(control_recipe, control_sets).to_dict()
+    distill, without = student.pop("distill"), control.pop("distill")
+    assert distill["alpha"] > 0 and distill["targets"] and not without["targets"] and not without["teachers"]
+    assert student.pop("name") == "fer2013_fast" and control.pop("name") != "fer2013_fast"
+    assert student == control
+    # the committed teacher scores belong to FER2013's training faces, in order
+    labels = load_arrays(open_dataset(shared_datasets / "fer2013"), "train", 48, 1, cache_dir=cache_dir).labels
+    log_probs, _ = load_soft_targets(Path(__file__).resolve().parents[2] / distill["targets"], labels)
+    assert log_probs.shape == (len(labels), 7)
+    assert (log_probs.argmax(1).numpy() == labels).mean() > 0.8  # a trained teacher, not noise
+    votes = load_recipe(*rows["fast tier, FER+ crowd votes as targets"]).distill
+    vote_targets, prior_weight = load_soft_targets(Path(__file__).resolve().parents[2] / votes.targets, labels)
+    assert vote_targets.shape == (len(labels), 7) and prior_weight == 1.0
+
+
+def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    classes = ("happy", "sad", "surprise")
+    faces = [cv2.resize(rng.integers(0, 256, (12, 12), dtype=np.uint8), (48, 48)) for _ in range(9)]
+    for i, face in enumerate(faces):  # the FER2013 copy: JPEG in class folders
+        folder = tmp_path / "fer2013" / "train" / classes[i % 3]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"Training_{i}.jpg"), face)
+    votes = {  # neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, not-a-face
+        0: [0, 6, 4, 0, 0, 0, 0, 0, 0, 0],  # happy in FER2013, 60% happiness / 40% surprise for the crowd
+        1: [0, 0, 0, 10, 0, 0, 0, 0, 0, 0],  # sad, but the crowd says sadness for the face labelled sad
+        4: [0, 0, 0, 0, 0, 0, 0, 0, 10, 0],  # unknown for everyone: no usable votes
+    }
+    ferplus = tmp_path / "ferplus" / "FER2013Train"
+    ferplus.mkdir(parents=True)
+    rows = []
+    for k, i in enumerate(sorted(votes, reverse=True)):  # another order, PNG; faces 2, 3, 5-8 are missing
+        cv2.imwrite(str(ferplus / f"fer{k:07d}.png"), faces[i])
+        rows.append(f'fer{k:07d}.png,"(0, 0, 48, 48)",' + ",".join(str(v) for v in votes[i]))
+    (ferplus / "label.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "votes.safetensors"
+    command = [
+        "soft-targets",
+        str(tmp_path / "fer2013"),
+        "--votes",
+        f"ferplus:{tmp_path / 'ferplus'}",
+        "--out",
+        str(out),
+    ]
+    code, printed, err = run_cli([*command, "--no-progress"], capsys)
+    assert code == 0 and "crowd votes for 2 of them" in printed, err
+    dataset = open_dataset(tmp_path / "fer2013")
+    arrays = load_arrays(dataset, "train", 48, 1, progress=False)
+    log_probs, prior_weight = load_soft_targets(out, arrays.labels)
+    targets = log_probs.exp().numpy()
+    by_source = {Path(s).stem: row for s, row in zip(arrays.sources, targets)}
+    names = list(dataset.class_names)
+    happy = by_source["Training_0"]
+    assert happy[names.index("happiness")] == pytest.approx(0.6, abs=0.01)
+    assert happy[names.index("surprise")] == pytest.approx(0.4, abs=0.01)
+    for unvoted in ("Training_2", "Training_4"):  # missing from FER+, or voted unknown: its own label
+        label = arrays.labels[[Path(s).stem for s in arrays.sources].index(unvoted)]
+        assert by_source[unvoted][label] > 0.99
+    assert prior_weight == 1.0
+    code, _, err = run_cli([*command[:2], "--teacher", "x.safetensors", *command[2:]], capsys)
+    assert code == 2 and "not allowed with argument" in err

@@ -21,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..data import FaceDataset, load_arrays
+from ..data.matching import match_faces
 from ..errors import BalancedFerError
 from ..models import load_model, predict_logits
 from ..models.description import TTA_MODES
@@ -59,6 +60,34 @@ def teacher_log_probs(
         outputs.append(F.log_softmax(logits[:, columns], dim=1))
         prior_weights.append(description.trained_prior_weight)
     return torch.stack(outputs).mean(0).log_softmax(1), labels, float(np.mean(prior_weights))
+
+
+def vote_log_probs(
+    dataset: FaceDataset, split: str, votes: FaceDataset, votes_split: str = "train", *, progress: bool = True
+) -> tuple[torch.Tensor, np.ndarray, int]:
+    """(N, K) log-probabilities of crowd votes for ``split``'s faces (in the dataset's class order),
+    the labels of those faces, and how many of them got votes. ``votes`` is a dataset whose faces carry
+    vote distributions (FER+ read with ``label_mode="probability"``); its faces are found among ours
+    by their pixels (:func:`~balanced_fer.data.matching.match_faces`), and a face without votes keeps
+    its own label as its target. Every target keeps a 0.1% floor, so no class is impossible."""
+    theirs = load_arrays(votes, votes_split, 48, 1, progress=progress)
+    if theirs.soft_labels is None:
+        raise BalancedFerError(
+            f"{votes.root}: its {votes_split} faces carry no vote distributions (FER+ with label_mode probability)"
+        )
+    missing = [c for c in dataset.class_names if c not in votes.class_names]
+    if missing:
+        raise BalancedFerError(f"{votes.root}: no votes for the classes {missing}")
+    ours = load_arrays(dataset, split, 48, 1, progress=progress)
+    soft = np.asarray(theirs.soft_labels)[:, [votes.class_names.index(c) for c in dataset.class_names]]
+    found = match_faces(np.asarray(ours.images), np.asarray(theirs.images))
+    targets = np.eye(len(dataset.class_names))[ours.labels]
+    mass = np.where(found >= 0, soft[found].sum(1), 0.0)
+    voted = mass > 0
+    targets[voted] = soft[found[voted]] / mass[voted, None]
+    floor = 1e-3
+    targets = targets * (1 - floor * targets.shape[1]) + floor
+    return torch.log(torch.from_numpy(targets).float()), ours.labels, int(voted.sum())
 
 
 def check_labels(scored: np.ndarray, expected: np.ndarray, source: str) -> None:
