@@ -5,13 +5,16 @@ script measures (never typed by hand).
     python scripts/ship_model.py runs/fer2013_compact --name fer2013_compact --wall-minutes 80
     python scripts/ship_model.py src/balanced_fer/pretrained/fer2013_compact_long.safetensors \
         --name fer2013_compact_long --int8 ../shared/datasets/fer2013 --wall-minutes 117
+    python scripts/ship_model.py runs/seed_study/fast_tier_distilled_seed_0 --name fer2013_fast \
+        --int8 ../shared/datasets/fer2013
 
 The first argument is a finished ``bfer train`` run folder (its ``final.safetensors`` and curves are
 taken) or a checkpoint, such as an already shipped one, to regenerate its export and card. The card's
 figures are measured here on the validation split the checkpoint's recipe names, for each runtime path:
 the checkpoint (PyTorch) and the ONNX file prediction runs. ``--int8 SPEC`` quantizes that file,
 calibrating on 512 faces of SPEC's train split (see balanced_fer.inference.export); its confusion
-matrix goes to docs/figures/.
+matrix goes to docs/figures/. The card's speed figures are measured here too (run it on an idle machine),
+and a model that a tier of ``balanced_fer.pretrained.TIERS`` names is carded under that name.
 """
 
 from __future__ import annotations
@@ -19,17 +22,27 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from balanced_fer import Recognizer
 from balanced_fer.data import load_arrays
+from balanced_fer.doctor import cpu_description
 from balanced_fer.evaluation import Evaluation, plot_confusion_matrix, to_markdown
 from balanced_fer.inference import OnnxBackend, TorchBackend, evaluate_checkpoint, export_onnx
 from balanced_fer.inference.evaluate import label_agreement, validation_dataset
 from balanced_fer.inference.export import export_int8
 from balanced_fer.models import ModelDescription, load_checkpoint, save_checkpoint
-from balanced_fer.pretrained import PRETRAINED_DIR
+from balanced_fer.pretrained import PRETRAINED_DIR, TIERS
+from balanced_fer.training.distill import TARGETS_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from inference_speed import faces_per_second, median_latency_ms  # noqa: E402
 
 LIMITS = """\
 ## Known limits
@@ -54,12 +67,45 @@ def figure_row(path: str, result: Evaluation) -> str:
     )
 
 
+def measure_speed(model: Path, faces: np.ndarray) -> dict:
+    """Faces per second (batches of 256) and one face's latency of what prediction runs, on this CPU."""
+    recognizer = Recognizer(model)
+    return {
+        "faces_per_s": round(faces_per_second(recognizer.predict_proba, faces, 256, 2)),
+        "one_face_ms": round(median_latency_ms(recognizer.predict_proba, faces, 300), 2),
+        "cpu": cpu_description(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def distillation(recipe: dict) -> str:
+    """The card's paragraph (with its leading blank line) on where a distilled model's soft targets
+    came from; '' when it was not distilled."""
+    distill = recipe.get("distill") or {}
+    if not (distill.get("targets") or distill.get("teachers")):
+        return ""
+    how = f"temperature {distill['temperature']}, alpha {distill['alpha']} (the targets' share of the loss)"
+    if distill.get("teachers"):
+        return f"\n\nDistilled from the teachers {', '.join(distill['teachers'])} ({distill['tta']} TTA), {how}."
+    with safe_open(str(ROOT / distill["targets"]), "pt") as handle:
+        sources = json.loads(handle.metadata()[TARGETS_KEY])["teachers"]
+    if any(source.startswith("crowd votes") for source in sources):
+        return f"\n\nTrained towards `{distill['targets']}` (committed: {'; '.join(sources)}), {how}."
+    return (
+        f"\n\nDistilled from `{distill['targets']}` (committed), the {distill['tta']}-TTA scores of the teacher(s) "
+        f"{', '.join(f'`{t}`' for t in sources)} on the training faces, {how}; made by\n\n"
+        f"    bfer soft-targets {recipe['data']['train']} {' '.join(f'--teacher {t}' for t in sources)} "
+        f"--out {distill['targets']}"
+    )
+
+
 def render_card(
     name: str,
     description: ModelDescription,
     exported: ModelDescription,
     figures: dict[str, Evaluation],
     agreement: float,
+    speed: dict,
     wall_minutes: float | None,
 ) -> str:
     recipe = description.recipe
@@ -76,17 +122,25 @@ def render_card(
     else:
         runs = f"`{name}.onnx`, fp32: logits equal to the checkpoint's within 1e-4"
     what_runs = figures["onnx"]
-    return f"""# Model card: `{name}` (`bfer predict --model default`)
+    tier = next((alias for alias, t in TIERS.items() if t.model == name), None)
+    called = tier or name
+    purpose = f"| tier | `{tier}`: {TIERS[tier].purpose} |\n" if tier else ""
+    select = recipe["eval"]["select_metric"]
+    selected = "the last: no selection on validation" if select == "last" else f"best validation {select}"
+    selected = selected.replace("_", " ")
+    cpu = speed["cpu"]
+    return f"""# Model card: `{name}` (`bfer predict --model {called}`)
 
 | | |
 |---|---|
-| architecture | `{architecture.name}` ({architecture.num_classes} classes, {pre.channels} channel) |
+{purpose}| architecture | `{architecture.name}` ({architecture.num_classes} classes, {pre.channels} channel) |
 | input | {pre.size} px face, centre {pre.input_size} px crop, (x/255 - {pre.mean}) / {pre.std} |
 | classes | {", ".join(description.class_names)} |
 | post-hoc logit adjustment | logits - {description.post_hoc_tau} x log(training class frequencies) |
 | test-time augmentation | {description.tta} (in the figures below, and at prediction unless `--tta` says otherwise) |
 | what prediction runs | {runs} |
-| selected at epoch | {description.provenance.epoch} of {recipe["schedule"]["epochs"]} (best validation {recipe["eval"]["select_metric"].replace("_", " ")}) |
+| speed of what prediction runs | {speed["faces_per_s"]:,} faces/s in batches of 256, {speed["one_face_ms"]:.2f} ms for one face (`Recognizer.predict_proba` on 48 px crops; {cpu["model"]}, flags {cpu["flags"]}, {speed["threads"]} threads); side by side with `fer`: `python benchmarks/inference_speed.py --model {called}` |
+| selected at epoch | {description.provenance.epoch} of {recipe["schedule"]["epochs"]} ({selected}) |
 | git commit of the training code | `{description.provenance.git_commit}` |
 | model file format | {description.format_version} (`balanced_fer.models.ModelDescription`) |
 
@@ -97,7 +151,7 @@ def render_card(
 {figure_row(f"PyTorch checkpoint `{name}.safetensors`: training-side commands", figures["checkpoint"])}
 
 The two give the same label on {100 * agreement:.2f}% of these faces. Reproduce:
-`bfer evaluate default ../shared/datasets/fer2013 --split val` (what prediction runs) and
+`bfer evaluate {called} ../shared/datasets/fer2013 --split val` (what prediction runs) and
 `bfer evaluate src/balanced_fer/pretrained/{name}.safetensors ../shared/datasets/fer2013 --split val`.
 
 ## Data
@@ -110,7 +164,7 @@ selected and measured on `val` (PublicTest, 3,589 faces). PrivateTest was never 
     bfer train configs/{recipe["name"]}.yaml
 
 loss `{recipe["loss"]["name"]}` {recipe["loss"]["kwargs"] or ""}, sampler `{recipe["sampler"]}`, {recipe["optim"]["name"]} lr {recipe["optim"]["lr"]},
-batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {recipe["schedule"]["schedule"]}, seed {recipe["seed"]}.
+batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {recipe["schedule"]["schedule"]}, seed {recipe["seed"]}.{distillation(recipe)}
 
 ## Validation figures of what prediction runs
 {to_markdown(what_runs).split(chr(10), 1)[1].strip()}
@@ -149,10 +203,21 @@ def main() -> None:
     plot_confusion_matrix(figures["onnx"], docs_figures / f"{args.name}_confusion.png")
     if run:
         shutil.copyfile(run / "curves.png", docs_figures / f"{args.name}_curves.png")
-    card = render_card(args.name, description, exported.description, figures, agreement, args.wall_minutes)
+    speed = measure_speed(export, faces)
+    card = render_card(args.name, description, exported.description, figures, agreement, speed, args.wall_minutes)
     target.with_suffix(".md").write_text(card)
     summary = {path: result.summary() for path, result in figures.items()}
-    print(json.dumps({"weights": str(target), "export": str(export), "agreement": agreement, "validation": summary}))
+    print(
+        json.dumps(
+            {
+                "weights": str(target),
+                "export": str(export),
+                "agreement": agreement,
+                "validation": summary,
+                "speed": speed,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     from .inference import OnnxBackend, load_backend
     from .models import create_model, default_input_size, list_models
-    from .pretrained import ALIASES, list_pretrained
+    from .pretrained import TIERS, list_pretrained
 
     print("architectures (bfer train):")
     for name in list_models(args.pattern):
@@ -209,11 +209,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
         runs = "PyTorch checkpoint"
         if isinstance(backend, OnnxBackend):
             runs = "int8 ONNX" if backend.description.quantization else "ONNX"
-        aliases = "".join(f" (= {alias})" for alias, target in ALIASES.items() if target == name)
+        tiers = [(alias, tier) for alias, tier in TIERS.items() if tier.model == name]
+        aliases = "".join(f" (= {alias})" for alias, _ in tiers)
         print(
             f"  {name + aliases:<28} validation accuracy {100 * figures.get('accuracy', float('nan')):.2f}%,"
             f" mean class accuracy {100 * figures.get('mean_class_accuracy', float('nan')):.2f}% ({runs})"
         )
+        for alias, tier in tiers:
+            print(f"  {'':<28} {alias}: {tier.purpose}")
     return 0
 
 
@@ -444,6 +447,9 @@ SERVICE_FLAGS = (  # bfer serve's flags for ServiceLimits fields: flag, field, t
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .pretrained import TIERS
+
+    model_help = f"a shipped model ({', '.join(TIERS)}: see bfer models), a .safetensors checkpoint or an .onnx export"
     parser = argparse.ArgumentParser(
         prog="bfer", description="balanced-fer: facial expression recognition that stays accurate on rare expressions."
     )
@@ -577,9 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="recognise expressions in images, folders, videos and webcams")
     predict.add_argument("paths", nargs="*", help="images, folders (searched recursively) or videos")
-    predict.add_argument(
-        "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
-    )
+    predict.add_argument("--model", default="default", help=model_help)
     predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
     _add_detection_arguments(predict)
     predict.add_argument("--annotate", type=Path, help="folder for copies of the images / videos with faces drawn")
@@ -667,9 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the web service and page (FastAPI)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int_at_least(0, 65535), default=8000, help="port (default 8000)")
-    serve.add_argument(
-        "--model", default="default", help="a shipped model's name, a .safetensors checkpoint or an .onnx export"
-    )
+    serve.add_argument("--model", default="default", help=model_help)
     serve.add_argument("--prior", help="re-target scores to class frequencies: train, uniform or a JSON file")
     _add_detection_arguments(serve)
     serve.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default 1)")

@@ -13,21 +13,36 @@ from balanced_fer.inference.backends import OnnxBackend, TorchBackend, load_back
 from balanced_fer.inference.evaluate import deployed_labels, evaluate_checkpoint
 from balanced_fer.models.checkpoint import load_checkpoint
 from balanced_fer.models.description import FORMAT_VERSION
-from balanced_fer.pretrained import DEFAULT_MODEL, list_pretrained, model_card, pretrained_path, resolve_model
+from balanced_fer.pretrained import (
+    DEFAULT_MODEL,
+    PRETRAINED_DIR,
+    TIERS,
+    list_pretrained,
+    model_card,
+    pretrained_path,
+    resolve_model,
+)
 from helpers import EXAMPLES
 
 
-def test_default_model_ships_small_with_its_card():
-    assert DEFAULT_MODEL in list_pretrained()
-    path = pretrained_path("default")
-    shipped = path.stat().st_size + path.with_suffix(".onnx").stat().st_size
-    assert path == pretrained_path(DEFAULT_MODEL) and shipped <= 20 * 2**20  # weights and their ONNX export
-    _, description = load_checkpoint("default")
+def test_every_tier_ships_and_all_model_files_stay_small():
+    assert TIERS["default"].model == DEFAULT_MODEL
+    assert {tier.model for tier in TIERS.values()} <= set(list_pretrained())
+    shipped = sum(path.stat().st_size for path in PRETRAINED_DIR.iterdir() if path.suffix in (".safetensors", ".onnx"))
+    assert shipped <= 20 * 2**20  # weights and their ONNX exports, every model together
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_each_tier_ships_with_its_card(tier):
+    path = pretrained_path(tier)
+    assert path == pretrained_path(TIERS[tier].model) and path.with_suffix(".onnx").is_file()
+    _, description = load_checkpoint(tier)
     assert description.class_names == ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
     assert description.format_version == FORMAT_VERSION  # shipped files are written in the current format
-    exported = load_backend("default").description
+    exported = load_backend(tier).description
     assert exported.replace(validation={}, quantization=None) == description.replace(validation={})
-    card = model_card()
+    card = model_card(tier)
+    assert f"`bfer predict --model {tier}`" in card and TIERS[tier].purpose in card
     for runtime in (description, exported):  # the checkpoint, and the file prediction runs
         figures = " | ".join(
             f"{100 * runtime.figures[f]:.2f}%" for f in ("accuracy", "mean_class_accuracy", "macro_f1")
@@ -43,11 +58,12 @@ def val_faces(shared_datasets, cache_dir) -> np.ndarray:
     return np.asarray(load_arrays(open_dataset(shared_datasets / "fer2013"), "val", 48, 1, cache_dir=cache_dir).images)
 
 
-def test_shipped_export_gives_the_checkpoints_labels_on_every_cpu(val_faces):
-    export = load_backend("default")
+@pytest.mark.parametrize("tier", TIERS)
+def test_shipped_export_gives_the_checkpoints_labels_on_every_cpu(val_faces, tier):
+    export = load_backend(tier)
     assert isinstance(export, OnnxBackend)  # prediction runs the export
-    assert resolve_model("default", prefer_onnx=False).suffix == ".safetensors"
-    checkpoint = TorchBackend(pretrained_path())
+    assert resolve_model(tier, prefer_onnx=False).suffix == ".safetensors"
+    checkpoint = TorchBackend(pretrained_path(tier))
     if not export.description.quantization:
         assert np.abs(checkpoint.logits(val_faces).numpy() - export.logits(val_faces).numpy()).max() < 1e-4
         return
@@ -71,15 +87,16 @@ def test_names_resolve_and_unknown_names_are_clear(tmp_path):
         load_checkpoint(tmp_path / "missing.safetensors")
 
 
-def test_shipped_model_reproduces_its_validation_figures(shared_datasets, cache_dir, capsys):
-    checkpoint = load_checkpoint("default")[1].figures
+@pytest.mark.parametrize("tier", TIERS)
+def test_shipped_model_reproduces_its_validation_figures(shared_datasets, cache_dir, capsys, tier):
+    checkpoint = load_checkpoint(tier)[1].figures
     val = open_dataset(shared_datasets / "fer2013")
-    result = evaluate_checkpoint(pretrained_path(), val, "val", cache_dir=cache_dir, progress=False)
+    result = evaluate_checkpoint(pretrained_path(tier), val, "val", cache_dir=cache_dir, progress=False)
     assert result.accuracy == pytest.approx(checkpoint["accuracy"], abs=1e-6)
     assert result.mean_class_accuracy == pytest.approx(checkpoint["mean_class_accuracy"], abs=1e-6)
     assert result.mean_class_accuracy > 0.5  # far above chance (1/7): a trained model, not a placeholder
-    runs = evaluate_checkpoint("default", val, "val", cache_dir=cache_dir, progress=False)  # what prediction runs
-    stored = load_backend("default").description.figures  # the figures it carries, for bfer models and the service
+    runs = evaluate_checkpoint(tier, val, "val", cache_dir=cache_dir, progress=False)  # what prediction runs
+    stored = load_backend(tier).description.figures  # the figures it carries, for bfer models and the service
     assert runs.accuracy == pytest.approx(stored["accuracy"], abs=1e-6)
     assert runs.mean_class_accuracy == pytest.approx(stored["mean_class_accuracy"], abs=1e-6)
     assert (
@@ -87,9 +104,11 @@ def test_shipped_model_reproduces_its_validation_figures(shared_datasets, cache_
         and abs(runs.mean_class_accuracy - result.mean_class_accuracy) <= 0.003
     )
     assert main(["models"]) == 0
-    listed = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith(DEFAULT_MODEL))
-    assert f"validation accuracy {100 * stored['accuracy']:.2f}%" in listed
-    assert f"mean class accuracy {100 * stored['mean_class_accuracy']:.2f}%" in listed
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{TIERS[tier].model} "))
+    assert f"validation accuracy {100 * stored['accuracy']:.2f}%" in lines[at]
+    assert f"mean class accuracy {100 * stored['mean_class_accuracy']:.2f}%" in lines[at]
+    assert f"= {tier}" in lines[at] and f"{tier}: {TIERS[tier].purpose}" in lines[at + 1]
 
 
 def test_service_reports_the_figures_of_what_it_runs():

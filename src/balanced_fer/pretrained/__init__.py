@@ -1,24 +1,42 @@
 """Models that ship inside the package: ``<name>.safetensors`` with its model card ``<name>.md``.
 
-Every command and API that takes a checkpoint path also takes one of these names (``default`` is
-the recommended model), so ``bfer predict photo.jpg`` and ``Recognizer.from_pretrained()`` work
-offline straight after ``pip install``. A shipped file is an ordinary checkpoint: it carries its
-class names, preprocessing, training class counts, post-hoc adjustment and validation figures. Its
-ONNX export ``<name>.onnx`` ships beside it and is what prediction runs (onnxruntime is several
-times faster than PyTorch on small CPU batches); training-side commands read the checkpoint.
+Every command and API that takes a checkpoint path also takes one of these names, or a tier's:
+``default`` (the recommended model) and the others in :data:`TIERS`, each for one purpose. So ``bfer
+predict photo.jpg`` and ``Recognizer.from_pretrained()`` work offline straight after ``pip install``.
+A shipped file is an ordinary checkpoint: it carries its class names, preprocessing, training class
+counts, post-hoc adjustment and validation figures. Its ONNX export ``<name>.onnx`` ships beside it
+and is what prediction runs (onnxruntime is several times faster than PyTorch on small CPU batches);
+training-side commands read the checkpoint.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BalancedFerError
 
 PRETRAINED_DIR = Path(__file__).parent
-DEFAULT_MODEL = "fer2013_compact_long"
-ALIASES = {"default": DEFAULT_MODEL}
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A name for the shipped model that serves one purpose (``bfer predict --model fast``)."""
+
+    model: str  # the shipped file's stem
+    purpose: str  # one line for ``bfer models`` and the model card
+
+
+TIERS = {
+    "default": Tier("fer2013_compact_long", "the most accurate: vgg_compact with flip test-time augmentation"),
+    "fast": Tier(
+        "fer2013_fast", "for video and bulk work: a quarter of the default's compute, distilled from it, no TTA"
+    ),
+}
+DEFAULT_MODEL = TIERS["default"].model
+ALIASES = {alias: tier.model for alias, tier in TIERS.items()}
 
 
 def list_pretrained() -> list[str]:
@@ -27,10 +45,10 @@ def list_pretrained() -> list[str]:
 
 
 def pretrained_path(name: str = "default") -> Path:
-    """The checkpoint file of a shipped model (``default`` or a name from :func:`list_pretrained`)."""
+    """The checkpoint file of a shipped model (a tier's name or one from :func:`list_pretrained`)."""
     path = PRETRAINED_DIR / f"{ALIASES.get(name, name)}.safetensors"
     if not path.is_file():
-        available = ", ".join(["default", *list_pretrained()])
+        available = ", ".join([*TIERS, *list_pretrained()])
         raise BalancedFerError(f"no shipped model named {name!r} (available: {available})")
     return path
 
