@@ -95,10 +95,14 @@ def parser():
     return parser
 
 
+def short_schedule(args) -> int | None:
+    """The epochs the study's non-DBL rows are cut to (None: each recipe's own schedule)."""
+    return args.epochs or STUDIES[args.study].epochs
+
+
 def study_rows(args) -> dict[str, list]:
     """Each row's runs, one per seed."""
-    study = STUDIES[args.study]
-    epochs = args.epochs or study.epochs
+    study, epochs = STUDIES[args.study], short_schedule(args)
     rows: dict[str, list] = {name: [] for name in study.rows}
     for seed in args.seeds:
         for name, (recipe, sets) in study.rows.items():
@@ -155,8 +159,7 @@ def figures(record: dict) -> dict:
 def report(rows: dict[str, list], args) -> str:
     store = args.out / "seed_study"
     done = {name: [r for r in (run_labels(row, store) for row in runs) if r] for name, runs in rows.items()}
-    study = STUDIES[args.study]
-    epochs = args.epochs or study.epochs
+    study, epochs = STUDIES[args.study], short_schedule(args)
     schedule = f"{epochs} epochs (DBL: its recipe's phases)" if epochs else "each recipe's schedule"
     lines = [
         f"{schedule}, last epoch, FER2013 val; mean +- sd over seeds",

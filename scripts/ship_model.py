@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 
 from balanced_fer import Recognizer
 from balanced_fer.data import load_arrays
@@ -38,7 +37,7 @@ from balanced_fer.inference.evaluate import label_agreement, validation_dataset
 from balanced_fer.inference.export import export_int8
 from balanced_fer.models import ModelDescription, load_checkpoint, save_checkpoint
 from balanced_fer.pretrained import PRETRAINED_DIR, TIERS
-from balanced_fer.training.distill import TARGETS_KEY
+from balanced_fer.training.distill import VOTES_SOURCE, soft_targets_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -87,9 +86,8 @@ def distillation(recipe: dict) -> str:
     how = f"temperature {distill['temperature']}, alpha {distill['alpha']} (the targets' share of the loss)"
     if distill.get("teachers"):
         return f"\n\nDistilled from the teachers {', '.join(distill['teachers'])} ({distill['tta']} TTA), {how}."
-    with safe_open(str(ROOT / distill["targets"]), "pt") as handle:
-        sources = json.loads(handle.metadata()[TARGETS_KEY])["teachers"]
-    if any(source.startswith("crowd votes") for source in sources):
+    sources = soft_targets_sources(ROOT / distill["targets"])
+    if any(source.startswith(VOTES_SOURCE) for source in sources):
         return f"\n\nTrained towards `{distill['targets']}` (committed: {'; '.join(sources)}), {how}."
     return (
         f"\n\nDistilled from `{distill['targets']}` (committed), the {distill['tta']}-TTA scores of the teacher(s) "

@@ -160,14 +160,14 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
 
 def _cmd_soft_targets(args: argparse.Namespace) -> int:
     from .data import open_dataset
-    from .training.distill import save_soft_targets, teacher_log_probs, vote_log_probs
+    from .training.distill import VOTES_SOURCE, save_soft_targets, teacher_log_probs, vote_log_probs
 
     dataset = _open_dataset(args)
     if args.votes:
         votes = open_dataset(args.votes, label_mode="probability")
         log_probs, labels, voted = vote_log_probs(dataset, args.split, votes, progress=not args.no_progress)
-        sources, prior_weight = [f"crowd votes: {args.votes} (FER+ probability rule)"], 1.0
-        source = f"crowd votes for {voted:,} of them (the others keep their own label)"
+        sources, prior_weight = [f"{VOTES_SOURCE}: {args.votes} (FER+ probability rule)"], 1.0
+        source = f"{VOTES_SOURCE} for {voted:,} of them (the others keep their own label)"
     else:
         log_probs, labels, prior_weight = teacher_log_probs(
             args.teacher, dataset, args.split, tta=args.tta, progress=not args.no_progress

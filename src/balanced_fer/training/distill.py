@@ -27,6 +27,7 @@ from ..models import load_model, predict_logits
 from ..models.description import TTA_MODES
 
 TARGETS_KEY = "balanced_fer_soft_targets"
+VOTES_SOURCE = "crowd votes"  # how a targets file made from votes names its source
 
 
 def teacher_log_probs(
@@ -110,16 +111,26 @@ def save_soft_targets(
     return path
 
 
-def load_soft_targets(path: str | Path, labels: np.ndarray) -> tuple[torch.Tensor, float]:
-    """Soft targets from a file, checked against the training labels they must belong to."""
+def _read_soft_targets(path: str | Path, tensor_names: Sequence[str]) -> tuple[dict, dict[str, torch.Tensor]]:
+    """A soft-targets file's metadata and the named tensors; anything else is an error naming it."""
     try:
         with safe_open(str(path), "pt") as handle:
             meta = json.loads((handle.metadata() or {})[TARGETS_KEY])
-            tensors = {name: handle.get_tensor(name) for name in ("log_probs", "labels")}
+            return meta, {name: handle.get_tensor(name) for name in tensor_names}
     except (OSError, SafetensorError, KeyError, ValueError) as err:
         raise BalancedFerError(f"{path}: not a soft-targets file written by bfer soft-targets ({err})") from None
+
+
+def load_soft_targets(path: str | Path, labels: np.ndarray) -> tuple[torch.Tensor, float]:
+    """Soft targets from a file, checked against the training labels they must belong to."""
+    meta, tensors = _read_soft_targets(path, ("log_probs", "labels"))
     check_labels(tensors["labels"].numpy(), labels, str(path))
     return tensors["log_probs"].float(), float(meta["trained_prior_weight"])
+
+
+def soft_targets_sources(path: str | Path) -> list[str]:
+    """Where a soft-targets file's scores came from: teacher checkpoints, or a ``VOTES_SOURCE`` line."""
+    return _read_soft_targets(path, ())[0]["teachers"]
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
