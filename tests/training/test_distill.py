@@ -11,7 +11,14 @@ import torch
 
 from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.models import load_checkpoint
-from balanced_fer.training.distill import distillation_loss, load_soft_targets, save_soft_targets, soften
+from balanced_fer.training.distill import (
+    VOTES_SOURCE,
+    distillation_loss,
+    load_soft_targets,
+    save_soft_targets,
+    soft_targets_sources,
+    soften,
+)
 from helpers import run_cli, write_toy_recipe
 
 
@@ -109,7 +116,7 @@ def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp
         cv2.imwrite(str(folder / f"Training_{i}.jpg"), face)
     votes = {  # neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, not-a-face
         0: [0, 6, 4, 0, 0, 0, 0, 0, 0, 0],  # happy in FER2013, 60% happiness / 40% surprise for the crowd
-        1: [0, 0, 0, 10, 0, 0, 0, 0, 0, 0],  # sad, but the crowd says sadness for the face labelled sad
+        1: [0, 0, 0, 10, 0, 0, 0, 0, 0, 0],  # sad in FER2013 and for the crowd
         4: [0, 0, 0, 0, 0, 0, 0, 0, 10, 0],  # unknown for everyone: no usable votes
     }
     ferplus = tmp_path / "ferplus" / "FER2013Train"
@@ -142,6 +149,6 @@ def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp
     for unvoted in ("Training_2", "Training_4"):  # missing from FER+, or voted unknown: its own label
         label = arrays.labels[[Path(s).stem for s in arrays.sources].index(unvoted)]
         assert by_source[unvoted][label] > 0.99
-    assert prior_weight == 1.0
+    assert prior_weight == 1.0 and soft_targets_sources(out)[0].startswith(f"{VOTES_SOURCE}: ferplus:")
     code, _, err = run_cli([*command[:2], "--teacher", "x.safetensors", *command[2:]], capsys)
     assert code == 2 and "not allowed with argument" in err
