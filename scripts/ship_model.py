@@ -23,6 +23,7 @@ import argparse
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,26 +44,60 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from inference_speed import faces_per_second, median_latency_ms  # noqa: E402
 
-LIMITS = """\
-## Known limits
-- Trained on FER2013 only: 48x48 grey, mostly frontal web images of posed and spontaneous
+RARE_CLASSES = ("disgust", "contempt")  # the card's recall columns, for the classes a model has
+
+
+@dataclass(frozen=True)
+class CardData:
+    """How a card describes the data of one dataset format."""
+
+    title: str
+    splits: dict[str, str]  # split -> what the dataset calls it
+    labels: str  # the known-limits bullet on how its labels were made
+
+
+CARD_DATA = {
+    "fer2013": CardData(
+        "FER2013",
+        {"train": "Kaggle Training usage", "val": "PublicTest", "test": "PrivateTest"},
+        "FER2013's labels are noisy (one annotator per face; FER+ relabelled about a tenth of them), so\n"
+        "  neutral / sadness / fear and anger / disgust are confused most (see the confusion matrix).",
+    ),
+    "ferplus": CardData(
+        "FER+",
+        {"train": "FER2013Train", "val": "FER2013Valid", "test": "FER2013Test"},
+        "FER+'s labels are what most of ten crowd workers chose; faces without such a majority, or voted\n"
+        "  unknown / not a face, were left out of training and validation, so ambiguous faces are out of\n"
+        "  its measured domain. Contempt and disgust are rare in FER+ (see the counts under Data): their\n"
+        "  validation recall rests on a few dozen faces at most.",
+    ),
+}
+
+
+def known_limits(data: CardData, class_names: tuple[str, ...]) -> str:
+    categories = (
+        "the seven basic categories and contempt; compound expressions do not exist\n  for it"
+        if "contempt" in class_names
+        else "the seven basic categories; contempt and compound expressions do not exist\n  for it"
+    )
+    return f"""## Known limits
+- Trained on {data.title} only: 48x48 grey, mostly frontal web images of posed and spontaneous
   expressions; faces seen at strong angles, under heavy occlusion or in infrared are out of its
-  domain. Expressions are the seven basic categories; contempt and compound expressions do not exist
-  for it.
-- FER2013's labels are noisy (one annotator per face; FER+ relabelled about a tenth of them), so
-  neutral / sadness / fear and anger / disgust are confused most (see the confusion matrix).
-- Its scores are post-hoc adjusted for FER2013's class imbalance (tau above): they are not the class
+  domain. Expressions are {categories}.
+- {data.labels}
+- Its scores are post-hoc adjusted for {data.title}'s class imbalance (tau above): they are not the class
   frequencies of any real population. Use `--prior FILE` with your own frequencies, or `--prior
   uniform`, when you know better.
-- Demographic balance of FER2013 is undocumented; the model has not been audited for differences
+- Demographic balance of {data.title} is undocumented; the model has not been audited for differences
   between groups of people. Do not use it to make decisions about individuals.
 """
 
 
 def figure_row(path: str, result: Evaluation) -> str:
+    rare = "".join(f" {100 * result.per_class[c]['recall']:.1f}% |" for c in RARE_CLASSES if c in result.per_class)
     return (
         f"| {path} | {100 * result.accuracy:.2f}% | {100 * result.mean_class_accuracy:.2f}% | "
-        f"{100 * result.macro_f1:.2f}% | {100 * result.per_class['disgust']['recall']:.1f}% |"
+        f"{100 * result.macro_f1:.2f}% |{rare}"
     )
 
 
@@ -105,11 +140,17 @@ def render_card(
     agreement: float,
     speed: dict,
     wall_minutes: float | None,
+    data_format: str,
 ) -> str:
     recipe = description.recipe
+    data, spec = CARD_DATA[data_format], recipe["data"]
+    val_spec, train_split, val_split = spec["val"] or spec["train"], spec["train_split"], spec["val_split"]
+    rare = [c for c in RARE_CLASSES if c in description.class_names]
     pre, architecture = description.preprocessing, description.architecture
     counts = ", ".join(f"{c} {n:,}" for c, n in zip(description.class_names, description.train_counts))
     minutes = f" in {wall_minutes:.0f} minutes on 2 CPU cores" if wall_minutes else ""
+    options = ", ".join(f"{key} `{value}`" for key, value in spec["options"].items())
+    options = f" ({options})" if options else ""
     quantization = exported.quantization
     if quantization:
         runs = (
@@ -142,19 +183,19 @@ def render_card(
 | git commit of the training code | `{description.provenance.git_commit}` |
 | model file format | {description.format_version} (`balanced_fer.models.ModelDescription`) |
 
-## Validation figures per runtime path (FER2013 PublicTest, {what_runs.num_samples:,} faces)
-| runtime path | accuracy | mean class accuracy | macro-F1 | disgust recall |
-|---|---|---|---|---|
+## Validation figures per runtime path ({data.title} {data.splits[val_split]}, {what_runs.num_samples:,} faces)
+| runtime path | accuracy | mean class accuracy | macro-F1 |{"".join(f" {c} recall |" for c in rare)}
+|---|---|---|---|{"---|" * len(rare)}
 {figure_row(f"ONNX `{name}.onnx`: `bfer predict`, `bfer serve`, `Recognizer` (what runs)", what_runs)}
 {figure_row(f"PyTorch checkpoint `{name}.safetensors`: training-side commands", figures["checkpoint"])}
 
 The two give the same label on {100 * agreement:.2f}% of these faces. Reproduce:
-`bfer evaluate {called} ../shared/datasets/fer2013 --split val` (what prediction runs) and
-`bfer evaluate src/balanced_fer/pretrained/{name}.safetensors ../shared/datasets/fer2013 --split val`.
+`bfer evaluate {called} {val_spec} --split {val_split}` (what prediction runs) and
+`bfer evaluate src/balanced_fer/pretrained/{name}.safetensors {val_spec} --split {val_split}`.
 
 ## Data
-FER2013 `train` (Kaggle Training usage, 28,709 faces: {counts}) from `../shared/datasets/fer2013`;
-selected and measured on `val` (PublicTest, 3,589 faces). PrivateTest was never used.
+{data.title} `{train_split}` ({data.splits[train_split]}, {sum(description.train_counts):,} faces: {counts}) from `{spec["train"]}`{options};
+selected and measured on `{val_split}` ({data.splits[val_split]}, {what_runs.num_samples:,} faces). {data.splits["test"]} was never used.
 
 ## Recipe
 `configs/{recipe["name"]}.yaml`, trained{minutes} with
@@ -170,7 +211,7 @@ batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {re
 ![confusion matrix](../../../docs/figures/{name}_confusion.png)
 ![training curves](../../../docs/figures/{name}_curves.png)
 
-{LIMITS}"""
+{known_limits(data, description.class_names)}"""
 
 
 def main() -> None:
@@ -202,7 +243,9 @@ def main() -> None:
     if run:
         shutil.copyfile(run / "curves.png", docs_figures / f"{args.name}_curves.png")
     speed = measure_speed(export, faces)
-    card = render_card(args.name, description, exported.description, figures, agreement, speed, args.wall_minutes)
+    card = render_card(
+        args.name, description, exported.description, figures, agreement, speed, args.wall_minutes, dataset.format
+    )
     target.with_suffix(".md").write_text(card)
     summary = {path: result.summary() for path, result in figures.items()}
     print(
