@@ -34,6 +34,9 @@ TIERS = {
     "fast": Tier(
         "fer2013_fast", "for video and bulk work: a quarter of the default's compute, distilled from it, no TTA"
     ),
+    "ferplus": Tier(
+        "ferplus_compact", "eight classes with contempt: vgg_compact on FER+'s crowd-majority labels, flip TTA"
+    ),
 }
 DEFAULT_MODEL = TIERS["default"].model
 ALIASES = {alias: tier.model for alias, tier in TIERS.items()}
