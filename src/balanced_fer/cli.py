@@ -212,7 +212,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
         tiers = [(alias, tier) for alias, tier in TIERS.items() if tier.model == name]
         aliases = "".join(f" (= {alias})" for alias, _ in tiers)
         print(
-            f"  {name + aliases:<28} validation accuracy {100 * figures.get('accuracy', float('nan')):.2f}%,"
+            f"  {name + aliases:<28} {backend.description.validation_data or 'validation'}:"
+            f" accuracy {100 * figures.get('accuracy', float('nan')):.2f}%,"
             f" mean class accuracy {100 * figures.get('mean_class_accuracy', float('nan')):.2f}% ({runs})"
         )
         for alias, tier in tiers:

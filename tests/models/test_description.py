@@ -42,6 +42,19 @@ def test_every_field_round_trips_through_json():
     assert EVERY_FIELD.runtime == "int8" and EVERY_FIELD.figures == {"accuracy": 0.69}
 
 
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"train": "../shared/datasets/fer2013", "val": None, "val_split": "val"}, "fer2013 val"),
+        ({"train": "ferplus:../shared/datasets/ferplus", "val": None, "val_split": "val"}, "ferplus val"),
+        ({"train": "faces/train", "val": "rafdb:/data/raf", "val_split": "test"}, "rafdb test"),
+    ],
+)
+def test_validation_data_names_the_recipes_dataset_and_split(data, named):
+    assert EVERY_FIELD.replace(recipe={"data": data}).validation_data == named
+    assert EVERY_FIELD.validation_data is None  # a recipe without data: nothing to name
+
+
 def test_the_same_description_in_a_checkpoint_and_its_onnx_export(tmp_path):
     from balanced_fer.inference import OnnxBackend, TorchBackend, export_onnx
 

@@ -112,7 +112,7 @@ def test_shipped_model_reproduces_its_validation_figures(shared_datasets, cache_
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{TIERS[tier].model} "))
-    assert f"validation accuracy {100 * stored['accuracy']:.2f}%" in lines[at]
+    assert f"{description.validation_data}: accuracy {100 * stored['accuracy']:.2f}%" in lines[at]
     assert f"mean class accuracy {100 * stored['mean_class_accuracy']:.2f}%" in lines[at]
     assert f"= {tier}" in lines[at] and f"{tier}: {TIERS[tier].purpose}" in lines[at + 1]
 
@@ -126,6 +126,7 @@ def test_service_reports_the_figures_of_what_it_runs():
     with TestClient(create_app("default", ServiceLimits())) as client:
         (model,) = client.get("/v1/models").json()["models"]
     assert model["validation"] == load_backend("default").description.figures
+    assert model["validation_data"] == "fer2013 val"
     assert model["validation"]["accuracy"] > 0.5
 
 

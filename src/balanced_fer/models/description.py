@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.spec import parse_spec
 from ..errors import BalancedFerError
 from ..structs import build
 
@@ -183,6 +184,17 @@ class ModelDescription:
     def figures(self) -> dict[str, Any] | None:
         """This file's own validation figures (through its runtime path), when measured."""
         return self.validation.get(self.runtime)
+
+    @property
+    def validation_data(self) -> str | None:
+        """The dataset and split the ``validation`` figures were measured on (the recipe's), e.g.
+        ``ferplus val``; None when the file carries no recipe."""
+        data = (self.recipe or {}).get("data") or {}
+        source, split = data.get("val") or data.get("train"), data.get("val_split")
+        if not (source and split):
+            return None
+        fmt, path = parse_spec(str(source))
+        return f"{fmt or path.name} {split}"
 
     def replace(self, **changes: Any) -> ModelDescription:
         """A copy with ``changes`` (checked like any description)."""

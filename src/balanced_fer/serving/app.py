@@ -95,6 +95,7 @@ class ModelInfo(BaseModel):
     classes: list[str]
     train_counts: dict[str, int]  # the class distribution the model was trained on
     validation: dict[str, Any]  # the figures of the file served, through its runtime path
+    validation_data: str | None  # the dataset and split they were measured on, e.g. "fer2013 val"
     runtime: str  # float or int8
     preprocessing: dict[str, Any]
     post_hoc_tau: float
@@ -173,6 +174,7 @@ class ModelService:
             classes=list(described.class_names),
             train_counts=dict(zip(described.class_names, described.train_counts)),
             validation=described.figures or {},  # a decoupled checkpoint has none yet
+            validation_data=described.validation_data,
             runtime=described.runtime,
             preprocessing=asdict(described.preprocessing),
             post_hoc_tau=described.post_hoc_tau,
