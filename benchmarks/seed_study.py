@@ -3,8 +3,9 @@
 - ``methods``: the two published methods: CE, weighted CE, RASN and its `saf: false` control, and
   DBL, on one short schedule (``--epochs``, default 8);
 - ``fast``: the `fast` tier's student distilled from the default model, and one learning from FER+'s
-  crowd votes for the same faces (half of its loss), against the same recipe without either, on
-  its recipe's schedule (configs/fer2013_fast.yaml).
+  crowd votes for the same faces (half of its loss), against the same recipe without either; and the
+  distilled student with an EMA of its weights, with mixup, or trained 50 epochs instead of 30,
+  against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says.
 
     python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
     python benchmarks/seed_study.py --study fast --seeds 0 1 --parallel 2
@@ -74,10 +75,16 @@ STUDIES = {
             "fast tier (distilled)": (FAST, ["name=fer2013_fast"]),
             "fast tier without distillation": (FAST, ["distill=null", "name=fer2013_fast_control"]),
             "fast tier, FER+ crowd votes as targets": (FAST, [f"distill.targets={VOTES}", *VOTE_SETTINGS]),
+            "fast tier + EMA of weights (0.999)": (FAST, ["optim.ema=0.999", "name=fer2013_fast_ema"]),
+            "fast tier + mixup (0.2, half the batches)": (FAST, ["augment.mixup=0.2", "name=fer2013_fast_mixup"]),
+            "fast tier, 50 epochs": (FAST, ["schedule.epochs=50", "name=fer2013_fast_long"]),
         },
         comparisons=[
             ("fast tier (distilled)", "fast tier without distillation"),
             ("fast tier, FER+ crowd votes as targets", "fast tier without distillation"),
+            ("fast tier + EMA of weights (0.999)", "fast tier (distilled)"),
+            ("fast tier + mixup (0.2, half the batches)", "fast tier (distilled)"),
+            ("fast tier, 50 epochs", "fast tier (distilled)"),
         ],
     ),
 }
