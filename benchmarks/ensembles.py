@@ -24,6 +24,7 @@ from balanced_fer.data import open_dataset
 from balanced_fer.inference.backends import load_backend
 from balanced_fer.inference.scoring import train_prior
 from balanced_fer.training.distill import teacher_log_probs
+from seed_study import figures
 
 STUDY = "runs/seed_study"
 STUDENTS = [  # the fast study's 30-epoch students, seed 0 unless named (benchmarks/seed_study.py --study fast)
@@ -50,15 +51,9 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def figures(log_probs: torch.Tensor, truth: np.ndarray, classes: list[str]) -> dict:
-    labels = log_probs.argmax(1).numpy()
-    recall = {c: float((labels[truth == i] == i).mean()) for i, c in enumerate(classes)}
-    return {
-        "accuracy": float((labels == truth).mean()),
-        "mean_class_accuracy": float(np.mean(list(recall.values()))),
-        "disgust": recall["disgust"],
-        "fear": recall["fear"],
-    }
+def labelled(log_probs: torch.Tensor, truth: np.ndarray, classes: list[str]) -> dict:
+    """Figures of the answers ``log_probs`` give (the seed study's: accuracy, MCA, disgust, fear)."""
+    return figures({"truth": truth, "labels": log_probs.argmax(1).numpy(), "classes": classes})
 
 
 def main() -> None:
@@ -79,7 +74,7 @@ def main() -> None:
         log_prior = torch.as_tensor(np.log(train_prior(load_backend(models[0]).description)), dtype=torch.float32)
         table[name] = {
             "models": models,
-            **{f"tau {tau}": figures(ensemble - tau * log_prior, truth, list(dataset.class_names)) for tau in TAUS},
+            **{f"tau {tau}": labelled(ensemble - tau * log_prior, truth, list(dataset.class_names)) for tau in TAUS},
         }
         cells = [
             f"{100 * f['accuracy']:.2f} / {100 * f['mean_class_accuracy']:.2f} / {100 * f['disgust']:.1f}"
