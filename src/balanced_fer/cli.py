@@ -162,6 +162,8 @@ def _cmd_soft_targets(args: argparse.Namespace) -> int:
     from .data import open_dataset
     from .training.distill import VOTES_SOURCE, save_soft_targets, teacher_log_probs, vote_log_probs
 
+    if args.votes and args.held_out:
+        raise BalancedFerError("--held-out is for --teacher: crowd votes were never trained on")
     dataset = _open_dataset(args)
     if args.votes:
         votes = open_dataset(args.votes, label_mode="probability")
@@ -170,10 +172,12 @@ def _cmd_soft_targets(args: argparse.Namespace) -> int:
         source = f"{VOTES_SOURCE} for {voted:,} of them (the others keep their own label)"
     else:
         log_probs, labels, prior_weight = teacher_log_probs(
-            args.teacher, dataset, args.split, tta=args.tta, progress=not args.no_progress
+            args.teacher, dataset, args.split, tta=args.tta, held_out=args.held_out, progress=not args.no_progress
         )
         sources, source = args.teacher, f"{len(args.teacher)} teacher(s)"
-    path = save_soft_targets(args.out, log_probs, labels, sources, prior_weight)
+        if args.held_out:
+            source += ", each on the faces it held out"
+    path = save_soft_targets(args.out, log_probs, labels, sources, prior_weight, held_out=args.held_out)
     agreement = float((log_probs.argmax(1).numpy() == labels).mean())
     print(
         f"wrote {path}: {len(labels):,} faces x {log_probs.shape[1]} classes from {source}, "
@@ -535,6 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     soft.add_argument("--split", default="train", help="split to score (default %(default)s)")
     soft.add_argument("--tta", default="flip", help="teachers' test-time augmentation, none or flip (default flip)")
+    soft.add_argument(
+        "--held-out",
+        action="store_true",
+        help="each teacher scores only the faces its recipe held out (data.held_out_fold): targets from "
+        "teachers that never trained on the face",
+    )
     soft.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")
     soft.add_argument("--no-progress", action="store_true", help="no progress bar")
     soft.set_defaults(run=_cmd_soft_targets)

@@ -152,3 +152,59 @@ def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp
     assert prior_weight == 1.0 and soft_targets_sources(out)[0].startswith(f"{VOTES_SOURCE}: ferplus:")
     code, _, err = run_cli([*command[:2], "--teacher", "x.safetensors", *command[2:]], capsys)
     assert code == 2 and "not allowed with argument" in err
+
+
+def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):
+    from balanced_fer.data.folds import assign_folds
+    from balanced_fer.training.distill import teacher_log_probs
+
+    monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
+    train = [
+        "train",
+        str(toy / "toy.yaml"),
+        "--no-progress",
+        "--set",
+        "data.folds=2",
+        "--set",
+        "schedule.epochs=8",
+        "--set",
+        "eval.select_metric=last",
+    ]
+    teachers = []
+    for fold in (0, 1):
+        out = tmp_path / f"fold{fold}"
+        assert run_cli([*train, "--set", f"data.held_out_fold={fold}", "--out", str(out)], capsys)[0] == 0
+        teachers.append(out / "final.safetensors")
+    dataset = open_dataset(toy / "faces")
+    labels = load_arrays(dataset, "train", 24, 1).labels
+    folds = assign_folds(labels, 2)
+    _, description = load_checkpoint(teachers[0])
+    assert description.train_counts == tuple(np.bincount(labels[folds == 1], minlength=3))  # fold 0 left out
+
+    targets = tmp_path / "held_out.safetensors"
+    command = ["soft-targets", str(toy / "faces"), "--teacher", str(teachers[0]), "--teacher", str(teachers[1])]
+    code, out, err = run_cli([*command, "--held-out", "--tta", "none", "--out", str(targets), "--no-progress"], capsys)
+    assert code == 0 and "each on the faces it held out" in out, err
+    held_out, _ = load_soft_targets(targets, labels)
+    own = [teacher_log_probs([teacher], dataset, "train", tta="none", progress=False)[0] for teacher in teachers]
+    assert (own[0] - own[1]).abs().max() > 0.05  # the two teachers can be told apart
+    for fold in (0, 1):
+        assert torch.allclose(held_out[folds == fold], own[fold][folds == fold], atol=2e-3)  # fp16 file
+
+    with pytest.raises(Exception, match="faces are in no teacher's held-out fold"):
+        teacher_log_probs(teachers[:1], dataset, "train", held_out=True, progress=False)
+    assert run_cli(["train", str(toy / "toy.yaml"), "--no-progress", "--out", str(tmp_path / "all")], capsys)[0] == 0
+    code, _, err = run_cli(
+        [
+            "soft-targets",
+            str(toy / "faces"),
+            "--teacher",
+            str(tmp_path / "all" / "final.safetensors"),
+            "--held-out",
+            "--out",
+            str(targets),
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert code == 2 and "held out no fold of the 'train' split" in err

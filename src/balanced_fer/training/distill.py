@@ -21,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..data import FaceDataset, load_arrays
+from ..data.folds import assign_folds
 from ..data.matching import match_faces
 from ..errors import BalancedFerError
 from ..models import load_model, predict_logits
@@ -36,21 +37,27 @@ def teacher_log_probs(
     split: str,
     *,
     tta: str = "flip",
+    held_out: bool = False,
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> tuple[torch.Tensor, np.ndarray, float]:
     """(N, K) log-probabilities the teachers' ensemble gives ``split``'s faces (in the dataset's class
-    order), the labels of those faces, and the mean of the teachers' ``trained_prior_weight``."""
+    order), the labels of those faces, and the mean of the teachers' ``trained_prior_weight``.
+
+    With ``held_out`` each teacher scores only the faces its recipe left out of training
+    (``data.held_out_fold``), so every face's target comes from teachers that never saw it."""
     if not teachers:
         raise BalancedFerError("distillation needs at least one teacher checkpoint")
     if tta not in TTA_MODES:
         raise BalancedFerError(f"the teachers' test-time augmentation must be {' or '.join(TTA_MODES)}, got {tta!r}")
-    outputs, prior_weights, labels = [], [], None
+    outputs, prior_weights, folds, labels = [], [], [], None
     for teacher in teachers:
         model, description = load_model(teacher, device)
         missing = [c for c in dataset.class_names if c not in description.class_names]
         if missing:
             raise BalancedFerError(f"{teacher}: the teacher does not know the classes {missing}")
+        if held_out:
+            folds.append(held_out_fold(teacher, description.recipe, split))
         pre = description.preprocessing
         arrays = load_arrays(dataset, split, pre.size, pre.channels, progress=progress)
         if labels is None:
@@ -60,7 +67,28 @@ def teacher_log_probs(
         columns = [description.class_names.index(c) for c in dataset.class_names]
         outputs.append(F.log_softmax(logits[:, columns], dim=1))
         prior_weights.append(description.trained_prior_weight)
-    return torch.stack(outputs).mean(0).log_softmax(1), labels, float(np.mean(prior_weights))
+    scored = torch.ones(len(teachers), len(labels))
+    if held_out:
+        scored = torch.stack([torch.from_numpy(assign_folds(labels, count) == fold) for fold, count in folds]).float()
+        unscored = int((scored.sum(0) == 0).sum())
+        if unscored:
+            raise BalancedFerError(
+                f"{unscored:,} of the {len(labels):,} faces are in no teacher's held-out fold: "
+                "name a teacher for every fold"
+            )
+    ensemble = (torch.stack(outputs) * scored[..., None]).sum(0) / scored.sum(0)[:, None]
+    return ensemble.log_softmax(1), labels, float(np.mean(prior_weights))
+
+
+def held_out_fold(teacher: str | Path, recipe: dict | None, split: str) -> tuple[int, int]:
+    """The fold of ``split`` a teacher's recipe left out of training, and how many folds it dealt."""
+    data = (recipe or {}).get("data") or {}
+    if data.get("held_out_fold") is None or data.get("train_split") != split:
+        raise BalancedFerError(
+            f"{teacher}: it held out no fold of the {split!r} split (data.held_out_fold in its recipe), "
+            "so it would score faces it trained on"
+        )
+    return int(data["held_out_fold"]), int(data["folds"])
 
 
 def vote_log_probs(
@@ -100,12 +128,17 @@ def check_labels(scored: np.ndarray, expected: np.ndarray, source: str) -> None:
 
 
 def save_soft_targets(
-    path: str | Path, log_probs: torch.Tensor, labels: np.ndarray, teachers: Sequence[str], prior_weight: float
+    path: str | Path,
+    log_probs: torch.Tensor,
+    labels: np.ndarray,
+    teachers: Sequence[str],
+    prior_weight: float,
+    held_out: bool = False,
 ) -> Path:
     """Write soft targets (fp16) with the labels they belong to, so a mismatch is caught on reading."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"teachers": [str(t) for t in teachers], "trained_prior_weight": prior_weight}
+    meta = {"teachers": [str(t) for t in teachers], "trained_prior_weight": prior_weight, "held_out": held_out}
     tensors = {"log_probs": log_probs.half().contiguous(), "labels": torch.as_tensor(labels, dtype=torch.int16)}
     save_file(tensors, str(path), metadata={TARGETS_KEY: json.dumps(meta)})
     return path

@@ -32,6 +32,8 @@ class DataConfig:
     channels: int = 1
     options: dict[str, Any] = field(default_factory=dict)  # reader options (label_mode, class_map...)
     limit_per_class: int | None = None  # keep at most this many training faces per class (smoke runs)
+    folds: int = 1  # with held_out_fold: the training split dealt into this many stratified folds...
+    held_out_fold: int | None = None  # ...and this one left out (a teacher for bfer soft-targets --held-out)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class DistillConfig:
     teachers: list[str] = field(default_factory=list)  # checkpoints whose ensemble teaches the student
     targets: str | None = None  # or their soft targets on the training faces (bfer soft-targets)
     tta: str = "flip"  # the teachers' test-time augmentation, folded into the targets
+    held_out: bool = False  # each teacher scores only the faces its recipe held out (data.held_out_fold)
     temperature: float = 4.0
     alpha: float = 0.5  # weight of the teachers' term; the labels' loss gets 1 - alpha
 
@@ -169,6 +172,19 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
         (
             not (recipe.distill.teachers and recipe.distill.targets),
             "name distill.teachers or distill.targets, not both",
+        ),
+        (
+            not recipe.distill.held_out or recipe.distill.teachers,
+            "distill.held_out needs distill.teachers (a targets file was made with or without it)",
+        ),
+        (
+            recipe.data.held_out_fold is None or 0 <= recipe.data.held_out_fold < recipe.data.folds,
+            f"data.held_out_fold must be from 0 to data.folds - 1 ({recipe.data.folds - 1}), "
+            f"got {recipe.data.held_out_fold}",
+        ),
+        (
+            recipe.data.held_out_fold is None or recipe.data.folds >= 2,
+            f"data.held_out_fold needs data.folds of at least 2, got {recipe.data.folds}",
         ),
         (
             0 < recipe.data.input_size <= recipe.data.size,

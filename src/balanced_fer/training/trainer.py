@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from ..data import FaceArrays, load_arrays, open_dataset
 from ..data.augment import augment_batch, mix_batch, to_float
+from ..data.folds import assign_folds
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions, save_evaluation
 from ..imbalance import adjust_logits, build_loss, epoch_indices, sampler_prior_removed
@@ -50,7 +51,7 @@ class TrainingData:
     """Training and validation arrays with the class names and training counts."""
 
     train: FaceArrays
-    train_index: np.ndarray  # rows of ``train`` used (all, or a per-class limit)
+    train_index: np.ndarray  # rows of ``train`` used (all, a per-class limit, or all but a held-out fold)
     val: FaceArrays
     class_names: tuple[str, ...]
 
@@ -82,6 +83,8 @@ def load_training_data(recipe: Recipe, progress: bool = True) -> TrainingData:
             [np.flatnonzero(train.labels == c)[: cfg.limit_per_class] for c in range(len(train.class_names))]
         )
         index.sort()
+    if cfg.held_out_fold is not None:
+        index = index[assign_folds(train.labels, cfg.folds)[index] != cfg.held_out_fold]
     return TrainingData(train, index, val, train_set.class_names)
 
 
@@ -254,7 +257,13 @@ class Trainer:
             data = self.recipe.data
             dataset = open_dataset(data.train, **data.options)
             log_probs, labels, prior_weight = teacher_log_probs(
-                cfg.teachers, dataset, data.train_split, tta=cfg.tta, device=self.device, progress=self.progress
+                cfg.teachers,
+                dataset,
+                data.train_split,
+                tta=cfg.tta,
+                held_out=cfg.held_out,
+                device=self.device,
+                progress=self.progress,
             )
             check_labels(labels, self.data.train.labels, "the teachers' training faces")
         else:
