@@ -5,7 +5,8 @@
 - ``fast``: the `fast` tier's student distilled from the default model, and one learning from FER+'s
   crowd votes for the same faces (half of its loss), against the same recipe without either; and the
   distilled student with an EMA of its weights, with mixup, or trained 50 epochs instead of 30,
-  against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says.
+  against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says; and the
+  student of two held-out teachers (each scored only the half of the training faces it never saw).
 
     python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
     python benchmarks/seed_study.py --study fast --seeds 0 1 --parallel 2
@@ -39,6 +40,8 @@ FAST = "configs/fer2013_fast.yaml"
 # bfer soft-targets ../shared/datasets/fer2013 --votes ferplus:../shared/datasets/ferplus --out <VOTES>
 VOTES = "data/fer2013_ferplus_votes.safetensors"
 VOTE_SETTINGS = ["distill.temperature=1", "distill.alpha=0.5", "name=fer2013_fast_votes"]  # votes are probabilities
+# made as in docs/benchmarks.md ("Teachers that never saw the face")
+HELD_OUT = "data/fer2013_held_out_teachers.safetensors"
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ STUDIES = {
             "fast tier + EMA of weights (0.999)": (FAST, ["optim.ema=0.999", "name=fer2013_fast_ema"]),
             "fast tier + mixup (0.2, half the batches)": (FAST, ["augment.mixup=0.2", "name=fer2013_fast_mixup"]),
             "fast tier, 50 epochs": (FAST, ["schedule.epochs=50", "name=fer2013_fast_long"]),
+            "fast tier, held-out teachers": (FAST, [f"distill.targets={HELD_OUT}", "name=fer2013_fast_held_out"]),
         },
         comparisons=[
             ("fast tier (distilled)", "fast tier without distillation"),
@@ -85,6 +89,8 @@ STUDIES = {
             ("fast tier + EMA of weights (0.999)", "fast tier (distilled)"),
             ("fast tier + mixup (0.2, half the batches)", "fast tier (distilled)"),
             ("fast tier, 50 epochs", "fast tier (distilled)"),
+            ("fast tier, held-out teachers", "fast tier without distillation"),
+            ("fast tier, held-out teachers", "fast tier (distilled)"),
         ],
     ),
 }
