@@ -208,3 +208,7 @@ def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_p
         capsys,
     )
     assert code == 2 and "held out no fold of the 'train' split" in err
+    code, _, err = run_cli(
+        ["soft-targets", str(toy / "faces"), "--votes", "ferplus:x", "--held-out", "--out", str(targets)], capsys
+    )
+    assert code == 2 and "--held-out is for --teacher" in err
