@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from balanced_fer.data import open_dataset
 from balanced_fer.evaluation.metrics import paired_difference_ci95
+from balanced_fer.imbalance import adjust_logits
 from balanced_fer.inference.backends import load_backend
 from balanced_fer.inference.scoring import train_prior
 from balanced_fer.training.distill import teacher_log_probs
@@ -28,8 +28,8 @@ TAU = 0.5
 def answers(model: str, tta: str, dataset) -> tuple[np.ndarray, np.ndarray]:
     """The model's labels on the val faces (tau 0.5 applied) and the faces' true labels."""
     log_probs, truth, _ = teacher_log_probs([model], dataset, "val", tta=tta, progress=False)
-    log_prior = torch.as_tensor(np.log(train_prior(load_backend(model).description)), dtype=torch.float32)
-    return (log_probs - TAU * log_prior).argmax(1).numpy(), truth
+    adjusted = adjust_logits(log_probs, train_prior(load_backend(model).description), TAU)
+    return adjusted.argmax(1).numpy(), truth
 
 
 def main() -> None:

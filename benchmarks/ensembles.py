@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from balanced_fer.data import open_dataset
+from balanced_fer.imbalance import adjust_logits
 from balanced_fer.inference.backends import load_backend
 from balanced_fer.inference.scoring import train_prior
 from balanced_fer.training.distill import teacher_log_probs
@@ -71,10 +72,13 @@ def main() -> None:
             if model not in scores:
                 scores[model], truth, _ = teacher_log_probs([model], dataset, "val", progress=False)
         ensemble = torch.stack([scores[m] for m in models]).mean(0).log_softmax(1)
-        log_prior = torch.as_tensor(np.log(train_prior(load_backend(models[0]).description)), dtype=torch.float32)
+        prior = train_prior(load_backend(models[0]).description)
         table[name] = {
             "models": models,
-            **{f"tau {tau}": labelled(ensemble - tau * log_prior, truth, list(dataset.class_names)) for tau in TAUS},
+            **{
+                f"tau {tau}": labelled(adjust_logits(ensemble, prior, tau), truth, list(dataset.class_names))
+                for tau in TAUS
+            },
         }
         cells = [
             f"{100 * f['accuracy']:.2f} / {100 * f['mean_class_accuracy']:.2f} / {100 * f['disgust']:.1f}"
