@@ -25,6 +25,7 @@ PACKAGES = (
     "fastapi",
     "uvicorn",
     "pandas",
+    "cleanlab",
 )
 
 

@@ -166,6 +166,12 @@ def soft_targets_sources(path: str | Path) -> list[str]:
     return _read_soft_targets(path, ())[0]["teachers"]
 
 
+def soft_targets_out_of_sample(path: str | Path) -> bool:
+    """Whether a soft-targets file's scores never saw the labels: held-out teachers, or crowd votes."""
+    meta = _read_soft_targets(path, ())[0]
+    return bool(meta.get("held_out")) or all(source.startswith(VOTES_SOURCE) for source in meta["teachers"])
+
+
 def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """KL(teacher || student) at ``temperature``, times T^2 so that its gradients keep their scale."""
     log_student = F.log_softmax(student_logits / temperature, dim=1)

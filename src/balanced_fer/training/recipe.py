@@ -34,6 +34,7 @@ class DataConfig:
     limit_per_class: int | None = None  # keep at most this many training faces per class (smoke runs)
     folds: int = 1  # with held_out_fold: the training split dealt into this many stratified folds...
     held_out_fold: int | None = None  # ...and this one left out (a teacher for bfer soft-targets --held-out)
+    drop_label_issues: str | None = None  # out-of-sample soft targets: faces they flag as mislabelled are left out
 
 
 @dataclass

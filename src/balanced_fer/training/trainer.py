@@ -41,6 +41,7 @@ from ..models.checkpoint import (
 )
 from .distill import check_labels, distillation_loss, load_soft_targets, soften, teacher_log_probs
 from .distributed import DistEnv, barrier, init_distributed, shutdown
+from .label_issues import find_label_issues
 from .recipe import Recipe
 
 log = logging.getLogger("balanced_fer")
@@ -85,6 +86,12 @@ def load_training_data(recipe: Recipe, progress: bool = True) -> TrainingData:
         index.sort()
     if cfg.held_out_fold is not None:
         index = index[assign_folds(train.labels, cfg.folds)[index] != cfg.held_out_fold]
+    if cfg.drop_label_issues:
+        flagged = find_label_issues(cfg.drop_label_issues, train.labels)[index]
+        counts = np.bincount(train.labels[index][flagged], minlength=len(train.class_names)).tolist()
+        per_class = ", ".join(f"{name} {count}" for name, count in zip(train.class_names, counts))
+        log.info("left out %d faces flagged as mislabelled by %s (%s)", flagged.sum(), cfg.drop_label_issues, per_class)
+        index = index[~flagged]
     return TrainingData(train, index, val, train_set.class_names)
 
 
