@@ -1,11 +1,16 @@
-"""Two models on FER2013 val, paired on the same faces: each one's figures and the first minus the
+"""Two models on a validation split (FER2013's by default), paired on the same faces: each one's figures and the
 second (accuracy and mean class accuracy) with a 95% bootstrap interval.
 
-Each model is a checkpoint or a shipped name, with its test-time augmentation after a colon; answers
-are the argmax of the log-probabilities less the recipes' post-hoc tau 0.5 x log training prior.
+Each model is a checkpoint or a shipped name, with its test-time augmentation after a colon and,
+optionally, a post-hoc tau after another (default 0.5, the recipes'); answers are the argmax of the
+log-probabilities less tau x log training prior (a negative tau puts part of the prior back, for a
+head trained on balanced batches). ``--data`` takes another dataset's val split (FER+: its labels).
 
     python benchmarks/compare_models.py runs/default_student/seed0/final.safetensors:none \\
         src/balanced_fer/pretrained/fer2013_compact_long.safetensors:flip
+    python benchmarks/compare_models.py runs/ferplus/crt.safetensors:flip:-0.5 \\
+        src/balanced_fer/pretrained/ferplus_compact.safetensors:flip \\
+        --data ferplus:../shared/datasets/ferplus
 """
 
 from __future__ import annotations
@@ -23,31 +28,35 @@ from balanced_fer.training.distill import teacher_log_probs
 from seed_study import figures
 
 TAU = 0.5
+RARE = ("disgust", "contempt")  # classes whose recall is printed
 
 
-def answers(model: str, tta: str, dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The model's labels on the val faces (tau 0.5 applied) and the faces' true labels."""
+def answers(model: str, tta: str, tau: float, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The model's labels on the val faces (post-hoc ``tau`` applied) and the faces' true labels."""
     log_probs, truth, _ = teacher_log_probs([model], dataset, "val", tta=tta, progress=False)
-    adjusted = adjust_logits(log_probs, train_prior(load_backend(model).description), TAU)
+    adjusted = adjust_logits(log_probs, train_prior(load_backend(model).description), tau)
     return adjusted.argmax(1).numpy(), truth
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("first", help="MODEL:TTA (TTA none or flip)")
-    parser.add_argument("second", help="MODEL:TTA")
-    parser.add_argument("--data", default="../shared/datasets/fer2013", help="FER2013 (val)")
+    parser.add_argument("first", help=f"MODEL:TTA[:TAU] (TTA none or flip; TAU default {TAU})")
+    parser.add_argument("second", help="MODEL:TTA[:TAU]")
+    parser.add_argument(
+        "--data", default="../shared/datasets/fer2013", help="the dataset whose val split (default FER2013)"
+    )
     args = parser.parse_args()
     dataset = open_dataset(args.data)
     classes = list(dataset.class_names)
     labels = {}
     for spec in (args.first, args.second):
-        model, _, tta = spec.rpartition(":")
-        labels[spec], truth = answers(model, tta, dataset)
+        model, tta, *tau = spec.split(":")
+        labels[spec], truth = answers(model, tta, float(tau[0]) if tau else TAU, dataset)
         f = figures({"truth": truth, "labels": labels[spec], "classes": classes})
-        print(
-            f"{spec}: {100 * f['accuracy']:.2f} / {100 * f['mean_class_accuracy']:.2f} MCA, disgust {100 * f['disgust']:.1f}"
+        recall = ", ".join(
+            f"{c} {100 * (labels[spec][truth == i] == i).mean():.1f}" for i, c in enumerate(classes) if c in RARE
         )
+        print(f"{spec}: {100 * f['accuracy']:.2f} / {100 * f['mean_class_accuracy']:.2f} MCA, {recall}")
     diff = paired_difference_ci95(truth, [labels[args.first]], [labels[args.second]], len(classes))
     for name, (value, low, high) in diff.items():
         print(f"first minus second, {name}: {100 * value:+.2f} ({100 * low:+.2f}..{100 * high:+.2f})")
