@@ -1,5 +1,5 @@
-"""Two models on a validation split (FER2013's by default), paired on the same faces: each one's figures and the
-second (accuracy and mean class accuracy) with a 95% bootstrap interval.
+"""Two models on a validation split (FER2013's by default), paired on the same faces: each one's figures
+and the first minus the second (accuracy and mean class accuracy) with a 95% bootstrap interval.
 
 Each model is a checkpoint or a shipped name, with its test-time augmentation after a colon and,
 optionally, a post-hoc tau after another (default 0.5, the recipes'); answers are the argmax of the
