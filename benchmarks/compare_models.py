@@ -25,7 +25,7 @@ from balanced_fer.imbalance import adjust_logits
 from balanced_fer.inference.backends import load_backend
 from balanced_fer.inference.scoring import train_prior
 from balanced_fer.training.distill import teacher_log_probs
-from seed_study import figures
+from seed_study import class_recalls, figures
 
 TAU = 0.5
 RARE = ("disgust", "contempt")  # classes whose recall is printed
@@ -52,10 +52,9 @@ def main() -> None:
     for spec in (args.first, args.second):
         model, tta, *tau = spec.split(":")
         labels[spec], truth = answers(model, tta, float(tau[0]) if tau else TAU, dataset)
-        f = figures({"truth": truth, "labels": labels[spec], "classes": classes})
-        recall = ", ".join(
-            f"{c} {100 * (labels[spec][truth == i] == i).mean():.1f}" for i, c in enumerate(classes) if c in RARE
-        )
+        record = {"truth": truth, "labels": labels[spec], "classes": classes}
+        f = figures(record)
+        recall = ", ".join(f"{c} {100 * r:.1f}" for c, r in class_recalls(record).items() if c in RARE)
         print(f"{spec}: {100 * f['accuracy']:.2f} / {100 * f['mean_class_accuracy']:.2f} MCA, {recall}")
     diff = paired_difference_ci95(truth, [labels[args.first]], [labels[args.second]], len(classes))
     for name, (value, low, high) in diff.items():

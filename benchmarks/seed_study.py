@@ -5,10 +5,10 @@
 - ``fast``: the `fast` tier's student distilled from the default model, and one learning from FER+'s
   crowd votes for the same faces (half of its loss), against the same recipe without either; and the
   distilled student with an EMA of its weights, with mixup or CutMix, or trained 50 epochs instead
-  of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says; and the
-  student of two held-out teachers (each scored only the half of the training faces it never saw);
-  and the control with the faces confident learning flags as mislabelled left out, judged by the
-  held-out teachers' scores or by FER+'s votes (``data.drop_label_issues``).
+  of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says;
+  and the student of two held-out teachers (each scored only the half of the training faces it never
+  saw); and the control with the faces confident learning flags as mislabelled left out, judged by
+  the held-out teachers' scores or by FER+'s votes (``data.drop_label_issues``).
 
     python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
     python benchmarks/seed_study.py --study fast --seeds 0 1 --parallel 2
@@ -172,11 +172,16 @@ def seed_labels(records: list[dict], seeds: list[str]) -> list[np.ndarray]:
     return [np.asarray(r["labels"]) for r in records if seed_of(r) in seeds]
 
 
-def figures(record: dict) -> dict:
+def class_recalls(record: dict) -> dict[str, float]:
+    """Each class's recall in a record of true and answered labels."""
     truth, labels = np.asarray(record["truth"]), np.asarray(record["labels"])
-    recall = {c: float((labels[truth == i] == i).mean()) for i, c in enumerate(record["classes"])}
+    return {c: float((labels[truth == i] == i).mean()) for i, c in enumerate(record["classes"])}
+
+
+def figures(record: dict) -> dict:
+    recall = class_recalls(record)
     return {
-        "accuracy": float((truth == labels).mean()),
+        "accuracy": float((np.asarray(record["truth"]) == np.asarray(record["labels"])).mean()),
         "mean_class_accuracy": float(np.mean(list(recall.values()))),
         "disgust": recall.get("disgust"),
         "fear": recall.get("fear"),
