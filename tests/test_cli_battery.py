@@ -7,15 +7,24 @@ from helpers import EXAMPLES, run_cli, write_toy_faces
 
 ASTRONAUT = str(EXAMPLES / "astronaut.jpg")
 
-RANGE_FLAGS = {  # command line before the flag: {flag: bad values}
+RANGE_FLAGS = {  # command line before the flag: {flag: bad values}; NaN and infinity pass float() itself
     ("predict", ASTRONAUT): {
         "--every": ["0", "-1", "x", "1.5"],
         "--max-pixels": ["0", "-5", "many"],
         "--max-frames": ["0", "-2"],
+        "--detection-threshold": ["nan", "1.5", "-0.1"],
+        "--min-face-size": ["-1", "inf"],
+        "--smoothing": ["1", "nan", "-0.5"],
     },
-    ("data", "stats", "x"): {"--size": ["0", "7", "-48", "big"], "--peak-frames": ["0"]},
+    ("data", "stats", "x"): {
+        "--size": ["0", "7", "-48", "big"],
+        "--peak-frames": ["0"],
+        "--head": ["0", "nan", "2"],
+        "--tail": ["-0.1"],
+        "--blank-std": ["nan", "-1"],
+    },
     ("data", "cache", "x"): {"--size": ["0", "3"], "--channels": ["2", "4", "x"]},
-    ("data", "subsets", "x"): {"--k": ["0", "-3", "three"]},
+    ("data", "subsets", "x"): {"--k": ["0", "-3", "three"], "--max-upsample": ["0.5", "inf"]},
     ("serve",): {
         "--port": ["99999", "-1", "http"],
         "--workers": ["0", "-1"],
@@ -23,8 +32,16 @@ RANGE_FLAGS = {  # command line before the flag: {flag: bad values}
         "--queue": ["-1"],
         "--max-batch": ["0"],
         "--max-pixels": ["0"],
+        "--timeout": ["0", "nan", "inf"],
+        "--max-upload-mb": ["0", "-1", "nan"],
     },
     ("export", "default", "out.onnx"): {"--faces": ["0", "-10"], "--opset": ["x"]},
+    ("evaluate", "default", "x"): {"--post-hoc-tau": ["nan", "-inf", "x"]},
+    ("decouple", "default", "--method", "crt", "--out", "x.safetensors"): {
+        "--lr": ["0", "nan"],
+        "--tau": ["inf"],
+        "--post-hoc-tau": ["nan"],
+    },
 }
 
 
@@ -91,6 +108,7 @@ FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of th
     "stats of a missing dataset": ("data stats {junk}/nothing-here", "no such file or folder"),
     "stats of an empty folder": ("data stats {junk}/empty", "no images found in class folders"),
     "stats of a text file": ("data stats {junk}/list.yaml", "cannot tell the dataset format"),
+    "stats with tail above head": ("data stats {junk}/faces --head 0.1 --tail 0.5", "need 0 < tail <= head <= 1"),
     "subsets of a missing dataset": ("data subsets {junk}/nothing-here", "no such file or folder"),
     "cache of a missing dataset": ("data cache {junk}/nothing-here", "no such file or folder"),
     "serve a text model": ("serve --model {junk}/text.onnx", "not a loadable ONNX model"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -276,7 +277,9 @@ def _cmd_decouple(args: argparse.Namespace) -> int:
     from .training.recipe import DecoupleConfig
 
     cfg = DecoupleConfig(method=args.method, epochs=args.epochs, lr=args.lr, tau=args.tau)
-    out = decouple_checkpoint(args.checkpoint, args.out, cfg, progress=not args.no_progress)
+    out = decouple_checkpoint(
+        args.checkpoint, args.out, cfg, post_hoc_tau=args.post_hoc_tau, progress=not args.no_progress
+    )
     print(f"wrote {out}")
     dataset, split = validation_dataset(load_checkpoint(out)[1])
     result = evaluate_checkpoint(out, dataset, split, progress=not args.no_progress)
@@ -406,13 +409,13 @@ def _add_detection_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--detection-threshold",
-        type=float,
+        type=number_in(0, 1),
         default=DEFAULT_MIN_SCORE,
         help="detection score a face needs, between 0 and 1; lower finds more faces (default %(default)s)",
     )
     parser.add_argument(
         "--min-face-size",
-        type=float,
+        type=number_in(0),
         default=0,
         metavar="PX",
         help="leave out faces smaller than this many pixels a side (default 0: keep all)",
@@ -437,10 +440,33 @@ def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], in
     return parse
 
 
+def number_in(
+    low: float = -math.inf, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number within the bounds (excluding an open one), else argparse's
+    one-line usage error (NaN and infinity never pass)."""
+    bounds = [
+        f"{'above' if low_open else 'at least'} {low:g}" if low > -math.inf else "",
+        f"{'below' if high_open else 'at most'} {high:g}" if high < math.inf else "",
+    ]
+    wanted = f"a finite number {' and '.join(b for b in bounds if b)}".rstrip()
+
+    def parse(text: str) -> float:
+        value = float(text)
+        inside = low < value if low_open else low <= value
+        inside = inside and (value < high if high_open else value <= high)
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its message for a non-number
+    return parse
+
+
 SERVICE_FLAGS = (  # bfer serve's flags for ServiceLimits fields: flag, field, type, help; defaults are the fields'
     ("--concurrency", "max_concurrency", int_at_least(1), "images analysed at once per worker"),
     ("--queue", "max_queue", int_at_least(0), "requests that may wait; more get 429"),
-    ("--timeout", "timeout_s", float, "seconds a request may take; then 503"),
+    ("--timeout", "timeout_s", number_in(0, low_open=True), "seconds a request may take; then 503"),
     (
         "--max-pixels",
         "max_pixels",
@@ -474,13 +500,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="pixel size at which duplicates and blanks are found (default 48)",
     )
     stats.add_argument(
-        "--head", type=float, default=0.5, help="head classes have >= HEAD x the largest count (default 0.5)"
+        "--head",
+        type=number_in(0, 1, low_open=True),
+        default=0.5,
+        help="head classes have >= HEAD x the largest count (default 0.5)",
     )
     stats.add_argument(
-        "--tail", type=float, default=0.2, help="tail classes have < TAIL x the largest count (default 0.2)"
+        "--tail",
+        type=number_in(0, 1, low_open=True),
+        default=0.2,
+        help="tail classes have < TAIL x the largest count (default 0.2)",
     )
     stats.add_argument(
-        "--blank-std", type=float, default=5.0, help="near-blank: pixel standard deviation below this (default 5)"
+        "--blank-std",
+        type=number_in(0),
+        default=5.0,
+        help="near-blank: pixel standard deviation below this (default 5)",
     )
     stats.add_argument("--chart", help="PNG bar chart path (default ./<dataset>-class-counts.png)")
     stats.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
@@ -513,7 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --divisors none: images per class, a number, median, mean or min (default median)",
     )
     subsets.add_argument(
-        "--max-upsample", type=float, default=3.0, help="tail classes repeated at most this many times (default 3)"
+        "--max-upsample",
+        type=number_in(1),
+        default=3.0,
+        help="tail classes repeated at most this many times (default 3)",
     )
     subsets.add_argument("--seed", type=int, default=0, help="seed of the draws (default %(default)s)")
     subsets.add_argument("--json", metavar="OUT", help="also write the counts as JSON")
@@ -577,7 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tta", help="test-time augmentation, none or flip (default: the model's own, from its recipe)"
     )
     evaluate.add_argument(
-        "--post-hoc-tau", type=float, help="post-hoc logit adjustment strength (default: the checkpoint's)"
+        "--post-hoc-tau", type=number_in(), help="post-hoc logit adjustment strength (default: the checkpoint's)"
     )
     evaluate.add_argument(
         "--prior", help="re-target the scores to class frequencies: train, uniform, or a JSON file {class: frequency}"
@@ -603,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument(
         "--smoothing",
-        type=float,
+        type=number_in(0, 1, high_open=True),
         default=FaceTracker.smoothing,
         help="videos: weight of a face's past scores (default %(default)s)",
     )
@@ -688,7 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int_at_least(1), default=1, help="worker processes (default 1)")
     serve.add_argument(
         "--max-upload-mb",
-        type=float,
+        type=number_in(0, low_open=True),
         default=ServiceLimits.max_upload_bytes / 2**20,
         help="largest image upload in MB (default %(default)s)",
     )
@@ -711,8 +749,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decouple.add_argument("--out", type=Path, required=True, help="the new checkpoint")
     decouple.add_argument("--epochs", type=int, default=10, help="classifier epochs for crt / lws (default 10)")
-    decouple.add_argument("--lr", type=float, default=0.1, help="learning rate for crt / lws (default 0.1)")
-    decouple.add_argument("--tau", type=float, default=1.0, help="tau-norm exponent (default 1)")
+    decouple.add_argument(
+        "--lr", type=number_in(0, low_open=True), default=0.1, help="learning rate for crt / lws (default 0.1)"
+    )
+    decouple.add_argument("--tau", type=number_in(), default=1.0, help="tau-norm exponent (default 1)")
+    decouple.add_argument(
+        "--post-hoc-tau",
+        type=number_in(),
+        help="the post-hoc logit adjustment the new file stores (default: the checkpoint's); a negative tau "
+        "puts |tau| x log prior back into the balanced head's scores",
+    )
     decouple.add_argument("--json", metavar="OUT", help="write the validation evaluation JSON here")
     decouple.add_argument("--no-progress", action="store_true", help="no progress bar")
     decouple.set_defaults(run=_cmd_decouple)

@@ -1,9 +1,12 @@
+import math
 import subprocess
 import sys
 
 import httpx
 import pytest
 
+from balanced_fer.errors import BalancedFerError
+from balanced_fer.serving import ServiceLimits
 from helpers import EXAMPLES
 from loadtest import free_port, wait_until_healthy
 
@@ -39,5 +42,8 @@ def test_bfer_serve_refuses_a_missing_model(tmp_path):
 def test_bfer_serve_refuses_impossible_limits(model_file, capsys):
     from balanced_fer.cli import main
 
-    assert main(["serve", "--model", str(model_file), "--timeout", "0"]) == 2  # --concurrency 0: argparse's own check
-    assert "the timeouts > 0" in capsys.readouterr().err
+    assert main(["serve", "--model", str(model_file), "--max-upload-mb", "1e-9"]) == 2  # passes argparse: 0 bytes
+    assert "max_upload_bytes must be at least 1" in capsys.readouterr().err
+    for timeout in (0, -1, math.nan, math.inf):  # a NaN timeout would never fire
+        with pytest.raises(BalancedFerError, match="the timeouts finite and > 0"):
+            ServiceLimits(keep_alive_s=timeout)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BalancedFerError
 from .cache import FaceArrays, load_arrays
 from .dataset import FaceDataset
 
@@ -18,7 +19,7 @@ GROUPS = ("head", "medium", "tail")
 def frequency_groups(counts: np.ndarray, head: float = 0.5, tail: float = 0.2) -> list[str]:
     """Label each class ``head`` (count >= head x largest), ``tail`` (< tail x largest) or ``medium``."""
     if not 0 < tail <= head <= 1:
-        raise ValueError(f"need 0 < tail <= head <= 1, got head={head}, tail={tail}")
+        raise BalancedFerError(f"need 0 < tail <= head <= 1, got head={head}, tail={tail}")
     largest = max(int(np.max(counts)), 1)
     return ["head" if c >= head * largest else "tail" if c < tail * largest else "medium" for c in counts]
 

@@ -11,6 +11,7 @@ applied); a truncated file fails instead of being padded with grey.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -41,11 +42,11 @@ class ServiceLimits:
         for name in ("max_upload_bytes", "max_pixels", "max_side", "max_batch", "max_concurrency", "max_connections"):
             if getattr(self, name) < 1:
                 raise BalancedFerError(f"service limit {name} must be at least 1, got {getattr(self, name)}")
-        if (
-            self.max_queue < 0
-            or min(self.timeout_s, self.body_timeout_s, self.keep_alive_s, self.header_timeout_s) <= 0
-        ):
-            raise BalancedFerError(f"service limits: max_queue must be >= 0 and the timeouts > 0, got {self}")
+        timeouts = (self.timeout_s, self.body_timeout_s, self.keep_alive_s, self.header_timeout_s)
+        if self.max_queue < 0 or not all(0 < t < math.inf for t in timeouts):  # a NaN timeout never fires
+            raise BalancedFerError(
+                f"service limits: max_queue must be >= 0 and the timeouts finite and > 0, got {self}"
+            )
 
     @property
     def max_body_bytes(self) -> int:
