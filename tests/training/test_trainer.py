@@ -112,6 +112,8 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
                 "lws",
                 "--epochs",
                 "2",
+                "--post-hoc-tau",
+                "-0.5",
                 "--out",
                 str(lws),
                 "--json",
@@ -121,10 +123,12 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
         )
         == 0
     )
+    decoupled = load_checkpoint(lws)[1]
     assert (
-        load_checkpoint(lws)[1].provenance.decoupled == "lws"
-        and json.loads((tmp_path / "lws.json").read_text())["num_samples"] == 28
+        decoupled.provenance.decoupled == "lws" and json.loads((tmp_path / "lws.json").read_text())["num_samples"] == 28
     )
+    assert decoupled.post_hoc_tau == -0.5  # stored for scoring: half the training prior put back
+    assert decoupled.recipe["decouple"] == {**decoupled.recipe["decouple"], "method": "lws", "epochs": 2}
     assert main(["models", "vgg*"]) == 0 and "vgg_compact_s" in capsys.readouterr().out
     # a second run into the same folder would overwrite work: refused
     assert main(train_args(toy_recipe, out)) == 2

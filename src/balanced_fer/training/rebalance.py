@@ -18,11 +18,19 @@ from .trainer import load_training_data
 
 
 def decouple_checkpoint(
-    checkpoint: str | Path, out: str | Path, cfg: DecoupleConfig, *, progress: bool = True, device: str = "cpu"
+    checkpoint: str | Path,
+    out: str | Path,
+    cfg: DecoupleConfig,
+    *,
+    post_hoc_tau: float | None = None,
+    progress: bool = True,
+    device: str = "cpu",
 ) -> Path:
     """Load a checkpoint, re-balance its head on the training split of its own recipe, save to ``out``.
 
-    The new checkpoint records the method (``decoupled``) and how long it took (``decouple_seconds``).
+    The new checkpoint records the method (``decoupled``), how long it took (``decouple_seconds``) and
+    ``cfg`` (its recipe's ``decouple`` section); ``post_hoc_tau`` replaces the checkpoint's post-hoc
+    adjustment (a negative tau puts part of the training prior back into a balanced head's scores).
     """
     model, description = load_model(checkpoint, device)
     if description.recipe is None:
@@ -38,6 +46,8 @@ def decouple_checkpoint(
         device=device,
         seed=recipe.seed,
     )
+    if post_hoc_tau is not None:
+        description = description.replace(post_hoc_tau=post_hoc_tau)
     return save_checkpoint(Path(out), dict(model.state_dict()), description)
 
 
@@ -53,12 +63,14 @@ def decouple_model(
 ) -> ModelDescription:
     """Re-balance ``model``'s head in place on these training faces; returns its description with
     the prior the new head's scores follow, the method (``decoupled``) and its time
-    (``decouple_seconds``), and without the old head's validation figures."""
+    (``decouple_seconds``), ``cfg`` as its recipe's ``decouple`` section, and without the old head's
+    validation figures."""
     start = time.perf_counter()
     weight = decouple_classifier(model, images, labels, description.preprocessing, cfg, device=device, seed=seed)
     return description.replace(
         trained_prior_weight=description.trained_prior_weight if weight is None else weight,
         validation={},
+        recipe=description.recipe and {**description.recipe, "decouple": dataclasses.asdict(cfg)},
         provenance=dataclasses.replace(
             description.provenance, decoupled=cfg.method, decouple_seconds=round(time.perf_counter() - start, 1)
         ),
