@@ -128,6 +128,9 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
         decoupled.provenance.decoupled == "lws" and json.loads((tmp_path / "lws.json").read_text())["num_samples"] == 28
     )
     assert decoupled.post_hoc_tau == -0.5  # stored for scoring: half the training prior put back
+    printed = json.loads((tmp_path / "lws.json").read_text())  # through what prediction runs, with that tau
+    assert decoupled.figures["accuracy"] == pytest.approx(printed["accuracy"], abs=1e-9)
+    assert decoupled.figures["mean_class_accuracy"] == pytest.approx(printed["mean_class_accuracy"], abs=1e-9)
     assert decoupled.recipe["decouple"] == {**decoupled.recipe["decouple"], "method": "lws", "epochs": 2}
     assert main(["models", "vgg*"]) == 0 and "vgg_compact_s" in capsys.readouterr().out
     # a second run into the same folder would overwrite work: refused

@@ -11,10 +11,10 @@ import torch
 
 from ..errors import BalancedFerError
 from ..imbalance.decoupling import decouple_classifier
-from ..models import ModelDescription
+from ..models import Calibration, ModelDescription
 from ..models.checkpoint import load_model, save_checkpoint
 from .recipe import DecoupleConfig, load_recipe
-from .trainer import load_training_data
+from .trainer import evaluate_on_validation, load_training_data
 
 
 def decouple_checkpoint(
@@ -28,9 +28,10 @@ def decouple_checkpoint(
 ) -> Path:
     """Load a checkpoint, re-balance its head on the training split of its own recipe, save to ``out``.
 
-    The new checkpoint records the method (``decoupled``), how long it took (``decouple_seconds``) and
-    ``cfg`` (its recipe's ``decouple`` section); ``post_hoc_tau`` replaces the checkpoint's post-hoc
-    adjustment (a negative tau puts part of the training prior back into a balanced head's scores).
+    The new checkpoint records the method (``decoupled``), how long it took (``decouple_seconds``),
+    ``cfg`` (its recipe's ``decouple`` section) and its figures on the recipe's validation split;
+    ``post_hoc_tau`` replaces the checkpoint's post-hoc adjustment (a negative tau puts part of the
+    training prior back into a balanced head's scores).
     """
     model, description = load_model(checkpoint, device)
     if description.recipe is None:
@@ -48,6 +49,16 @@ def decouple_checkpoint(
     )
     if post_hoc_tau is not None:
         description = description.replace(post_hoc_tau=post_hoc_tau)
+    figures = evaluate_on_validation(
+        model,
+        data,
+        recipe,
+        description.preprocessing,
+        tau=description.post_hoc_tau,
+        device=device,
+        bootstrap_rounds=1000,
+    )
+    description = description.replace(validation={"float": figures.summary()})
     return save_checkpoint(Path(out), dict(model.state_dict()), description)
 
 
@@ -64,12 +75,13 @@ def decouple_model(
     """Re-balance ``model``'s head in place on these training faces; returns its description with
     the prior the new head's scores follow, the method (``decoupled``) and its time
     (``decouple_seconds``), ``cfg`` as its recipe's ``decouple`` section, and without the old head's
-    validation figures."""
+    validation figures and temperature."""
     start = time.perf_counter()
     weight = decouple_classifier(model, images, labels, description.preprocessing, cfg, device=device, seed=seed)
     return description.replace(
         trained_prior_weight=description.trained_prior_weight if weight is None else weight,
         validation={},
+        calibration=Calibration(),  # a temperature fitted to the old head's logits
         recipe=description.recipe and {**description.recipe, "decouple": dataclasses.asdict(cfg)},
         provenance=dataclasses.replace(
             description.provenance, decoupled=cfg.method, decouple_seconds=round(time.perf_counter() - start, 1)

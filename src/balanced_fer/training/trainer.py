@@ -95,6 +95,39 @@ def load_training_data(recipe: Recipe, progress: bool = True) -> TrainingData:
     return TrainingData(train, index, val, train_set.class_names)
 
 
+def evaluate_on_validation(
+    model: nn.Module,
+    data: TrainingData,
+    recipe: Recipe,
+    preprocessing: Preprocessing,
+    *,
+    tau: float = 0.0,
+    device: str | torch.device = "cpu",
+    bootstrap_rounds: int = 200,
+) -> Evaluation:
+    """``model``'s figures on the recipe's validation faces, scored as deployed: with the recipe's
+    test-time augmentation and the post-hoc adjustment ``tau``."""
+    logits = predict_logits(
+        model,
+        data.val.images,
+        preprocessing,
+        device=device,
+        batch_size=recipe.eval.batch_size,
+        tta=recipe.eval.tta,
+        channels_last=recipe.channels_last,
+    )
+    if tau:
+        logits = adjust_logits(logits, np.asarray(data.train_counts) / sum(data.train_counts), tau)
+    return evaluate_predictions(
+        data.val.labels,
+        data.class_names,
+        probabilities=torch.softmax(logits, 1).numpy(),
+        train_counts=data.train_counts,
+        bootstrap_rounds=bootstrap_rounds,
+        seed=recipe.seed,
+    )
+
+
 def learning_rate(recipe: Recipe, step: int, steps_per_epoch: int) -> float:
     """Linear warm-up, then cosine decay to zero or step decay at the milestones."""
     cfg, base = recipe.schedule, recipe.optim.lr
@@ -423,24 +456,14 @@ class Trainer:
         return value
 
     def evaluate_model(self, model: nn.Module, tau: float = 0.0, bootstrap_rounds: int = 200) -> Evaluation:
-        logits = predict_logits(
+        return evaluate_on_validation(
             model,
-            self.data.val.images,
+            self.data,
+            self.recipe,
             self.preprocessing,
+            tau=tau,
             device=self.device,
-            batch_size=self.recipe.eval.batch_size,
-            tta=self.recipe.eval.tta,
-            channels_last=self.recipe.channels_last,
-        )
-        if tau:
-            logits = adjust_logits(logits, np.asarray(self.data.train_counts) / sum(self.data.train_counts), tau)
-        return evaluate_predictions(
-            self.data.val.labels,
-            self.data.class_names,
-            probabilities=torch.softmax(logits, 1).numpy(),
-            train_counts=self.data.train_counts,
             bootstrap_rounds=bootstrap_rounds,
-            seed=self.recipe.seed,
         )
 
     def _validate_and_save(self, row: dict[str, Any]) -> None:
