@@ -74,10 +74,11 @@ CARD_DATA = {
 }
 
 
-def known_limits(data: CardData, class_names: tuple[str, ...]) -> str:
+def known_limits(data: CardData, description: ModelDescription) -> str:
+    prior_weight = description.trained_prior_weight - description.post_hoc_tau  # as scoring.output_log_prior
     categories = (
         "the seven basic categories and contempt; compound expressions do not exist\n  for it"
-        if "contempt" in class_names
+        if "contempt" in description.class_names
         else "the seven basic categories; contempt and compound expressions do not exist\n  for it"
     )
     return f"""## Known limits
@@ -85,7 +86,8 @@ def known_limits(data: CardData, class_names: tuple[str, ...]) -> str:
   expressions; faces seen at strong angles, under heavy occlusion or in infrared are out of its
   domain. Expressions are {categories}.
 - {data.labels}
-- Its scores are post-hoc adjusted for {data.title}'s class imbalance (tau above): they are not the class
+- Its scores are balanced part of the way against {data.title}'s class imbalance: they follow the training
+  class frequencies to the power {prior_weight:g} (1: as plain training leaves them, 0: balanced), not the
   frequencies of any real population. Use `--prior FILE` with your own frequencies, or `--prior
   uniform`, when you know better.
 - Demographic balance of {data.title} is undocumented; the model has not been audited for differences
@@ -132,6 +134,24 @@ def distillation(recipe: dict) -> str:
     )
 
 
+def decoupling(description: ModelDescription, name: str) -> str:
+    """The card's paragraph (with its leading blank line) on a classifier re-trained after training
+    (``bfer decouple``); '' when it was not."""
+    method, recipe = description.provenance.decoupled, description.recipe
+    if not method:
+        return ""
+    cfg = recipe["decouple"]
+    options = f"--tau {cfg['tau']}" if method == "tau_norm" else f"--epochs {cfg['epochs']} --lr {cfg['lr']}"
+    if description.post_hoc_tau != recipe["post_hoc"]["tau"]:
+        options += f" --post-hoc-tau {description.post_hoc_tau}"
+    return (
+        f"\n\nIts classifier was then re-balanced on the frozen features ({method}, Kang et al. 2020; "
+        f"docs/training.md) in {description.provenance.decouple_seconds:.0f} s:\n\n"
+        f"    bfer decouple RUN/final.safetensors --method {method} {options} --out {name}.safetensors\n\n"
+        "where RUN is the folder `bfer train` wrote."
+    )
+
+
 def render_card(
     name: str,
     description: ModelDescription,
@@ -175,7 +195,7 @@ def render_card(
 {purpose}| architecture | `{architecture.name}` ({architecture.num_classes} classes, {pre.channels} channel) |
 | input | {pre.size} px face, centre {pre.input_size} px crop, (x/255 - {pre.mean}) / {pre.std} |
 | classes | {", ".join(description.class_names)} |
-| post-hoc logit adjustment | logits - {description.post_hoc_tau} x log(training class frequencies) |
+| post-hoc logit adjustment | logits {"-" if description.post_hoc_tau >= 0 else "+"} {abs(description.post_hoc_tau)} x log(training class frequencies) |
 | test-time augmentation | {description.tta} (in the figures below, and at prediction unless `--tta` says otherwise) |
 | what prediction runs | {runs} |
 | speed of what prediction runs | {speed["faces_per_s"]:,} faces/s in batches of 256, {speed["one_face_ms"]:.2f} ms for one face (`Recognizer.predict_proba` on 48 px crops; {cpu["model"]}, flags {cpu["flags"]}, {speed["threads"]} threads); side by side with `fer`: `python benchmarks/inference_speed.py --model {called}` |
@@ -203,7 +223,7 @@ selected and measured on `{val_split}` ({data.splits[val_split]}, {what_runs.num
     bfer train configs/{recipe["name"]}.yaml
 
 loss `{recipe["loss"]["name"]}` {recipe["loss"]["kwargs"] or ""}, sampler `{recipe["sampler"]}`, {recipe["optim"]["name"]} lr {recipe["optim"]["lr"]},
-batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {recipe["schedule"]["schedule"]}, seed {recipe["seed"]}.{distillation(recipe)}
+batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {recipe["schedule"]["schedule"]}, seed {recipe["seed"]}.{distillation(recipe)}{decoupling(description, name)}
 
 ## Validation figures of what prediction runs
 {to_markdown(what_runs).split(chr(10), 1)[1].strip()}
@@ -211,7 +231,7 @@ batch {recipe["optim"]["batch_size"]}, {recipe["schedule"]["epochs"]} epochs {re
 ![confusion matrix](../../../docs/figures/{name}_confusion.png)
 ![training curves](../../../docs/figures/{name}_curves.png)
 
-{known_limits(data, description.class_names)}"""
+{known_limits(data, description)}"""
 
 
 def main() -> None:

@@ -35,7 +35,8 @@ TIERS = {
         "fer2013_fast", "for video and bulk work: a quarter of the default's compute, distilled from it, no TTA"
     ),
     "ferplus": Tier(
-        "ferplus_compact", "eight classes with contempt: vgg_compact on FER+'s crowd-majority labels, flip TTA"
+        "ferplus_compact",
+        "eight classes with contempt: vgg_compact on FER+'s crowd-majority labels, a class-balanced head, flip TTA",
     ),
 }
 DEFAULT_MODEL = TIERS["default"].model
