@@ -1,16 +1,19 @@
 """Two models on a validation split (FER2013's by default), paired on the same faces: each one's figures
 and the first minus the second (accuracy and mean class accuracy) with a 95% bootstrap interval.
 
-Each model is a checkpoint or a shipped name, with its test-time augmentation after a colon and,
-optionally, a post-hoc tau after another (default 0.5, the recipes'); answers are the argmax of the
-log-probabilities less tau x log training prior (a negative tau puts part of the prior back, for a
-head trained on balanced batches). ``--data`` takes another dataset's val split (FER+: its labels).
+Each model is a checkpoint or a shipped name, or an ensemble of them joined by ``+`` (their
+log-probabilities averaged, as ``bfer soft-targets`` averages teachers), with its test-time
+augmentation after a colon and, optionally, a post-hoc tau after another (default 0.5, the recipes');
+answers are the argmax of the log-probabilities less tau x log training prior (a negative tau puts
+part of the prior back, for a head trained on balanced batches). ``--data`` takes another dataset's
+val split (FER+: its labels).
 
     python benchmarks/compare_models.py runs/default_student/seed0/final.safetensors:none \\
         src/balanced_fer/pretrained/fer2013_compact_long.safetensors:flip
     python benchmarks/compare_models.py runs/ferplus/crt.safetensors:flip:-0.5 \\
         src/balanced_fer/pretrained/ferplus_compact.safetensors:flip \\
         --data ferplus:../shared/datasets/ferplus
+    python benchmarks/compare_models.py default+runs/default_seed1/run/final.safetensors:flip default:flip
 """
 
 from __future__ import annotations
@@ -31,17 +34,20 @@ TAU = 0.5
 RARE = ("disgust", "contempt")  # classes whose recall is printed
 
 
-def answers(model: str, tta: str, tau: float, dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The model's labels on the val faces (post-hoc ``tau`` applied) and the faces' true labels."""
-    log_probs, truth, _ = teacher_log_probs([model], dataset, "val", tta=tta, progress=False)
-    adjusted = adjust_logits(log_probs, train_prior(load_backend(model).description), tau)
+def answers(models: list[str], tta: str, tau: float, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of the models' ensemble on the val faces (post-hoc ``tau`` applied, with the first
+    model's training prior) and the faces' true labels."""
+    log_probs, truth, _ = teacher_log_probs(models, dataset, "val", tta=tta, progress=False)
+    adjusted = adjust_logits(log_probs, train_prior(load_backend(models[0]).description), tau)
     return adjusted.argmax(1).numpy(), truth
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("first", help=f"MODEL:TTA[:TAU] (TTA none or flip; TAU default {TAU})")
-    parser.add_argument("second", help="MODEL:TTA[:TAU]")
+    parser.add_argument(
+        "first", help=f"MODEL[+MODEL...]:TTA[:TAU] (an ensemble with +; TTA none or flip; TAU default {TAU})"
+    )
+    parser.add_argument("second", help="MODEL[+MODEL...]:TTA[:TAU]")
     parser.add_argument(
         "--data", default="../shared/datasets/fer2013", help="the dataset whose val split (default FER2013)"
     )
@@ -51,7 +57,7 @@ def main() -> None:
     labels = {}
     for spec in (args.first, args.second):
         model, tta, *tau = spec.split(":")
-        labels[spec], truth = answers(model, tta, float(tau[0]) if tau else TAU, dataset)
+        labels[spec], truth = answers(model.split("+"), tta, float(tau[0]) if tau else TAU, dataset)
         record = {"truth": truth, "labels": labels[spec], "classes": classes}
         f = figures(record)
         recall = ", ".join(f"{c} {100 * r:.1f}" for c, r in class_recalls(record).items() if c in RARE)
