@@ -3,6 +3,7 @@ problem and exit code 2 (argparse's usage errors and BalancedFerError alike), ne
 
 import pytest
 
+from balanced_fer.labels import CANONICAL_CLASSES
 from helpers import EXAMPLES, run_cli, write_toy_faces
 
 ASTRONAUT = str(EXAMPLES / "astronaut.jpg")
@@ -65,6 +66,8 @@ def junk(tmp_path_factory):
     (root / "recipe.yaml").write_text("schedule: [unclosed\n")
     (root / "list.yaml").write_text("- 1\n- 2\n")
     (root / "prior.json").write_text("{not json")
+    frequencies = ", ".join(f'"{name}": 1' for name in CANONICAL_CLASSES[1:7])
+    (root / "nan_prior.json").write_text(f'{{"neutral": NaN, {frequencies}}}')  # json reads it; scores were NaN
     (root / "folder.safetensors").mkdir()
     (root / "empty").mkdir()
     write_toy_faces(root / "faces", {"happy": 4, "sad": 4}, size=48, splits=("val",))
@@ -99,6 +102,10 @@ FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of th
         "detector model not found",
     ),
     "predict with a broken prior": (f"predict {ASTRONAUT} --prior {{junk}}/prior.json", "prior.json"),
+    "predict with a NaN prior": (
+        f"predict {ASTRONAUT} --prior {{junk}}/nan_prior.json",
+        "positive finite number",
+    ),
     "predict an empty folder": ("predict {junk}/empty", "no images in"),
     "predict nothing": ("predict", "give image or video paths"),
     "train a missing recipe": ("train {junk}/missing.yaml", "recipe file not found"),

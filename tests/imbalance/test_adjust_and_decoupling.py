@@ -25,6 +25,28 @@ def test_adjust_logits_and_priors(tmp_path):
     assert np.allclose(prior_from(str(tmp_path / "p.json"), ["a", "b"], [1, 1]), [0.25, 0.75])
     with pytest.raises(BalancedFerError, match="lacks classes"):
         prior_from(str(tmp_path / "p.json"), ["a", "c"], [1, 1])
+    (tmp_path / "huge.json").write_text(json.dumps({"a": 1e308, "b": 1e308}))
+    assert np.allclose(prior_from(str(tmp_path / "huge.json"), ["a", "b"], [1, 1]), [0.5, 0.5])  # no overflow
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"a": NaN, "b": 1}', "positive finite number"),  # Python's json reads NaN and Infinity
+        ('{"a": Infinity, "b": 1}', "positive finite number"),
+        ('{"a": 0, "b": 1}', "positive finite number"),
+        ('{"a": -1, "b": 1}', "positive finite number"),
+        ('{"a": "x", "b": 1}', "must be numbers"),
+        ('{"a": true, "b": 1}', "must be numbers"),
+        ('{"a": [1], "b": 1}', "must be numbers"),
+        ("[1, 2]", "an object of class name: frequency"),
+        ("{not json", "not a readable JSON prior"),
+    ],
+)
+def test_hostile_prior_files_are_one_clear_error(tmp_path, text, message):
+    (tmp_path / "prior.json").write_text(text)
+    with pytest.raises(BalancedFerError, match=message):
+        prior_from(str(tmp_path / "prior.json"), ["a", "b"], [1, 1])
 
 
 def test_tau_normalisation():

@@ -24,12 +24,18 @@ def prior_from(spec: str, class_names: list[str], train_counts: list[int]) -> np
             table = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise BalancedFerError(f"{path}: not a readable JSON prior ({err})") from None
+        if not isinstance(table, dict):
+            raise BalancedFerError(f"{path}: a JSON prior is an object of class name: frequency")
         missing = [n for n in class_names if n not in table]
         if missing:
             raise BalancedFerError(f"{path}: prior lacks classes {missing}")
-        prior = np.array([float(table[n]) for n in class_names])
-    if (prior <= 0).any():
-        raise BalancedFerError(f"prior {spec!r} has a non-positive class frequency")
+        values = [table[n] for n in class_names]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise BalancedFerError(f"{path}: prior frequencies must be numbers, got {values}")
+        prior = np.array(values, dtype=np.float64)
+    if not (np.isfinite(prior).all() and (prior > 0).all()):
+        raise BalancedFerError(f"prior {spec!r}: every class frequency must be a positive finite number")
+    prior = prior / prior.max()  # frequencies near the float maximum would overflow their sum
     return prior / prior.sum()
 
 
