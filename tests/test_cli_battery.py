@@ -10,6 +10,7 @@ ASTRONAUT = str(EXAMPLES / "astronaut.jpg")
 
 RANGE_FLAGS = {  # command line before the flag: {flag: bad values}; NaN and infinity pass float() itself
     ("predict", ASTRONAUT): {
+        "--webcam": ["-1"],  # OpenCV crashed on a negative camera index
         "--every": ["0", "-1", "x", "1.5"],
         "--max-pixels": ["0", "-5", "many"],
         "--max-frames": ["0", "-2"],
@@ -25,7 +26,7 @@ RANGE_FLAGS = {  # command line before the flag: {flag: bad values}; NaN and inf
         "--blank-std": ["nan", "-1"],
     },
     ("data", "cache", "x"): {"--size": ["0", "3"], "--channels": ["2", "4", "x"]},
-    ("data", "subsets", "x"): {"--k": ["0", "-3", "three"], "--max-upsample": ["0.5", "inf"]},
+    ("data", "subsets", "x"): {"--k": ["0", "-3", "three"], "--max-upsample": ["0.5", "inf"], "--seed": ["-1"]},
     ("serve",): {
         "--port": ["99999", "-1", "http"],
         "--workers": ["0", "-1"],
@@ -39,6 +40,7 @@ RANGE_FLAGS = {  # command line before the flag: {flag: bad values}; NaN and inf
     ("export", "default", "out.onnx"): {"--faces": ["0", "-10"], "--opset": ["x"]},
     ("evaluate", "default", "x"): {"--post-hoc-tau": ["nan", "-inf", "x"]},
     ("decouple", "default", "--method", "crt", "--out", "x.safetensors"): {
+        "--epochs": ["0"],
         "--lr": ["0", "nan"],
         "--tau": ["inf"],
         "--post-hoc-tau": ["nan"],
@@ -85,6 +87,11 @@ FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of th
     "evaluate on an empty folder": ("evaluate default {junk}/empty", "no images found in class folders"),
     "export a missing checkpoint": ("export {junk}/missing.safetensors {junk}/o.onnx", "checkpoint not found"),
     "export a text checkpoint": ("export {junk}/text.safetensors {junk}/o.onnx", "not a safetensors checkpoint"),
+    "export at an unknown opset": ("export default {junk}/o.onnx --opset 999", "cannot export at ONNX opset 999"),
+    "int8 export at an old opset": (
+        "export default {junk}/o.onnx --opset 11 --int8 {junk}/faces",
+        "int8 exports need ONNX opset 13",
+    ),
     "decouple without a method": ("decouple {junk}/text.safetensors --out {junk}/d.safetensors", "--method"),
     "decouple a text checkpoint": (
         "decouple {junk}/text.safetensors --method crt --out {junk}/d.safetensors",

@@ -553,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="tail classes repeated at most this many times (default 3)",
     )
-    subsets.add_argument("--seed", type=int, default=0, help="seed of the draws (default %(default)s)")
+    subsets.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the draws (default %(default)s)")
     subsets.add_argument("--json", metavar="OUT", help="also write the counts as JSON")
     subsets.set_defaults(run=_cmd_data_subsets)
 
@@ -637,7 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detection_arguments(predict)
     predict.add_argument("--annotate", type=Path, help="folder for copies of the images / videos with faces drawn")
     predict.add_argument(
-        "--webcam", type=int, metavar="N", help="also read webcam N (stop with Ctrl-C or --max-frames)"
+        "--webcam", type=int_at_least(0), metavar="N", help="also read webcam N (stop with Ctrl-C or --max-frames)"
     )
     predict.add_argument(
         "--smoothing",
@@ -748,7 +748,9 @@ def build_parser() -> argparse.ArgumentParser:
         "lws: a learned scale per class",
     )
     decouple.add_argument("--out", type=Path, required=True, help="the new checkpoint")
-    decouple.add_argument("--epochs", type=int, default=10, help="classifier epochs for crt / lws (default 10)")
+    decouple.add_argument(
+        "--epochs", type=int_at_least(1), default=10, help="classifier epochs for crt / lws (default 10)"
+    )
     decouple.add_argument(
         "--lr", type=number_in(0, low_open=True), default=0.1, help="learning rate for crt / lws (default 0.1)"
     )

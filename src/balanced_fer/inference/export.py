@@ -31,6 +31,7 @@ from .evaluate import evaluate_checkpoint, label_agreement, validation_dataset
 
 INT16_MAX = 2**15 - 1
 PORTABLE_WEIGHT_LIMIT = INT16_MAX // (2 * 255)  # 64: two uint8 x int8 products then fit an int16
+INT8_MIN_OPSET = 13  # per-channel QuantizeLinear / DequantizeLinear
 
 
 def export_onnx(
@@ -58,16 +59,21 @@ def export_onnx(
     fp32 = out if calibration is None else out.with_name(f".{out.name}.fp32.tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, but needs no extra package
-        torch.onnx.export(
-            model,
-            (example,),
-            str(fp32),
-            dynamo=False,
-            opset_version=opset,
-            input_names=["faces"],
-            output_names=["logits"],
-            dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}},
-        )
+        try:
+            torch.onnx.export(
+                model,
+                (example,),
+                str(fp32),
+                dynamo=False,
+                opset_version=opset,
+                input_names=["faces"],
+                output_names=["logits"],
+                dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}},
+            )
+        except RuntimeError as err:
+            if "opset" not in str(err):
+                raise
+            raise BalancedFerError(f"cannot export at ONNX opset {opset}: {err}") from None
     if calibration is None:
         _write_description(onnx, out, description)
         return out
@@ -128,6 +134,8 @@ def export_int8(
     figures on the validation split its recipe names when that data is here."""
     if faces < 1:
         raise BalancedFerError(f"--faces must be at least 1, got {faces}")
+    if opset < INT8_MIN_OPSET:
+        raise BalancedFerError(f"int8 exports need ONNX opset {INT8_MIN_OPSET} or later, got {opset}")
     reference = TorchBackend(checkpoint)
     calibration, check = calibration_sample(
         open_dataset(spec), split, reference.description.preprocessing, faces, progress
