@@ -4,8 +4,9 @@
   DBL, on one short schedule (``--epochs``, default 8);
 - ``fast``: the `fast` tier's student distilled from the default model, and one learning from FER+'s
   crowd votes for the same faces (half of its loss), against the same recipe without either; and the
-  distilled student with an EMA of its weights, with mixup or CutMix, or trained 50 epochs instead
-  of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says;
+  distilled student with an EMA of its weights, with mixup or CutMix, with blurred and downscaled faces
+  (what phone and webcam faces suffer; benchmarks/robustness.py measures what they change), or trained
+  50 epochs instead of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says;
   and the student of two held-out teachers (each scored only the half of the training faces it never
   saw); and the control with the faces confident learning flags as mislabelled left out, judged by
   the held-out teachers' scores or by FER+'s votes (``data.drop_label_issues``).
@@ -83,6 +84,10 @@ STUDIES = {
             "fast tier + EMA of weights (0.999)": (FAST, ["optim.ema=0.999", "name=fer2013_fast_ema"]),
             "fast tier + mixup (0.2, half the batches)": (FAST, ["augment.mixup=0.2", "name=fer2013_fast_mixup"]),
             "fast tier + cutmix (1.0, half the batches)": (FAST, ["augment.cutmix=1.0", "name=fer2013_fast_cutmix"]),
+            "fast tier + blur and downscale (0.25 each)": (
+                FAST,
+                ["augment.blur=0.25", "augment.downscale=0.25", "name=fer2013_fast_degrade"],
+            ),
             "fast tier, 50 epochs": (FAST, ["schedule.epochs=50", "name=fer2013_fast_long"]),
             "fast tier, held-out teachers": (FAST, [f"distill.targets={HELD_OUT}", "name=fer2013_fast_held_out"]),
             "fast tier, label issues left out (held-out teachers)": (
@@ -100,6 +105,7 @@ STUDIES = {
             ("fast tier + EMA of weights (0.999)", "fast tier (distilled)"),
             ("fast tier + mixup (0.2, half the batches)", "fast tier (distilled)"),
             ("fast tier + cutmix (1.0, half the batches)", "fast tier (distilled)"),
+            ("fast tier + blur and downscale (0.25 each)", "fast tier (distilled)"),
             ("fast tier, 50 epochs", "fast tier (distilled)"),
             ("fast tier, held-out teachers", "fast tier without distillation"),
             ("fast tier, held-out teachers", "fast tier (distilled)"),
