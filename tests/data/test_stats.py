@@ -13,6 +13,7 @@ from balanced_fer.data.stats import (
     imbalance_ratio,
     plot_counts,
 )
+from balanced_fer.errors import BalancedFerError
 from helpers import write_face
 
 
@@ -21,7 +22,7 @@ def test_frequency_groups_and_ratio():
     assert frequency_groups(counts) == ["head", "head", "medium", "tail"]
     assert frequency_groups(counts, head=0.7, tail=0.35) == ["head", "medium", "tail", "tail"]
     assert imbalance_ratio(counts) == 10.0 and imbalance_ratio(np.array([5, 0])) == float("inf")
-    with pytest.raises(ValueError):
+    with pytest.raises(BalancedFerError, match="need 0 < tail <= head <= 1"):
         frequency_groups(counts, head=0.1, tail=0.5)
 
 
