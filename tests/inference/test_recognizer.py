@@ -45,6 +45,9 @@ def test_predict_proba_on_any_kind_of_crop(model):
     assert recognizer.predict_proba([]).shape == (0, 7)
     with pytest.raises(BalancedFerError, match="non-empty HxW"):
         recognizer.predict_proba([np.zeros((0, 5), np.uint8)])
+    for foreign in (np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8, 3), np.float32)):  # two channels, floats
+        with pytest.raises(BalancedFerError, match="C = 1, 3 or 4"):
+            recognizer.predict_proba([foreign])
 
 
 def test_predict_finds_faces_in_photos(model):

@@ -60,9 +60,11 @@ def as_rgb(image: np.ndarray, color_order: str = "rgb") -> np.ndarray:
     image = np.asarray(image)
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) == 0:
+    channels = image.shape[2] if image.ndim == 3 else 1
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) == 0 or channels not in (1, 3, 4):
         raise BalancedFerError(
-            f"an image must be a non-empty HxW or HxWxC uint8 array, got {image.dtype} {image.shape}"
+            "an image must be a non-empty HxW or HxWxC (C = 1, 3 or 4) uint8 or uint16 array, "
+            f"got {image.dtype} {image.shape}"
         )
     if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2RGB)
