@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bulk_predict.json")
     args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     examples = sorted((ROOT / "examples").glob("*.jpg"))
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--measure", type=int, default=1500, help="train faces measured")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     dataset = open_dataset(args.data)
     detector = BlazeFaceDetector()
     train = load_arrays(dataset, "train", 48, 1, progress=False)

@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     dataset = open_dataset(args.data)
     val = load_arrays(dataset, "val", 48, 1, progress=False)
     recognizer = Recognizer(args.model)
