@@ -3,6 +3,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from balanced_fer.cli import main
@@ -192,3 +193,15 @@ def test_a_reader_that_goes_away_stops_predict_quietly(tmp_path):
     )
     done = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("path,") and done.stderr == "" and done.returncode == 141
+
+
+def test_a_video_that_is_not_one_is_one_error_line(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "clip.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    command = [sys.executable, "-m", "balanced_fer.cli", "predict", str(tmp_path / "clip.mp4"), "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)  # FFmpeg logged its own line first
+    assert (
+        done.returncode == 2 and done.stderr == f"bfer: error: {tmp_path / 'clip.mp4'}: cannot be opened as a video\n"
+    )
