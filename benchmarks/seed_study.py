@@ -8,7 +8,7 @@
   (what phone and webcam faces suffer; benchmarks/robustness.py measures what they change), or trained
   50 epochs instead of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says;
   and the student of two held-out teachers (each scored only the half of the training faces it never
-  saw); and the control with the faces confident learning flags as mislabelled left out, judged by
+  saw), and of the default with its seed-1 twin (a stronger teacher than the default alone); and the control with the faces confident learning flags as mislabelled left out, judged by
   the held-out teachers' scores or by FER+'s votes (``data.drop_label_issues``).
 
     python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
@@ -44,6 +44,7 @@ FAST = "configs/fer2013_fast.yaml"
 VOTES = "data/fer2013_ferplus_votes.safetensors"
 VOTE_SETTINGS = ["distill.temperature=1", "distill.alpha=0.5", "name=fer2013_fast_votes"]  # votes are probabilities
 # made as in docs/benchmarks.md ("Teachers that never saw the face")
+PAIR = "data/fer2013_default_pair_teachers.safetensors"  # the default and its seed-1 twin, flip TTA
 HELD_OUT = "data/fer2013_held_out_teachers.safetensors"
 
 
@@ -90,6 +91,10 @@ STUDIES = {
             ),
             "fast tier, 50 epochs": (FAST, ["schedule.epochs=50", "name=fer2013_fast_long"]),
             "fast tier, held-out teachers": (FAST, [f"distill.targets={HELD_OUT}", "name=fer2013_fast_held_out"]),
+            "fast tier, the default's two seeds as teachers": (
+                FAST,
+                [f"distill.targets={PAIR}", "name=fer2013_fast_pair"],
+            ),
             "fast tier, label issues left out (held-out teachers)": (
                 FAST,
                 ["distill=null", f"data.drop_label_issues={HELD_OUT}", "name=fer2013_fast_clean"],
@@ -109,6 +114,7 @@ STUDIES = {
             ("fast tier, 50 epochs", "fast tier (distilled)"),
             ("fast tier, held-out teachers", "fast tier without distillation"),
             ("fast tier, held-out teachers", "fast tier (distilled)"),
+            ("fast tier, the default's two seeds as teachers", "fast tier (distilled)"),
             ("fast tier, label issues left out (held-out teachers)", "fast tier without distillation"),
             ("fast tier, label issues left out (FER+ votes)", "fast tier without distillation"),
         ],
