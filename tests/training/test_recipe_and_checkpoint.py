@@ -108,6 +108,30 @@ BAD_RECIPES = {
         ["model.kwargs of 'vgg_compact_s'", "unexpected keyword argument 'widthz'"],
     ),
     "a section that is not a mapping": ("optim: 3", ["optim must be a mapping, got 3"]),
+    "augmentation no run can use": (
+        "augment: {blur: 2, flip: .nan, rotate: -5, scale: 1.5, downscale_min: 0, erase_area: [0.3, 0.1], mixup: .inf}",
+        [
+            "7 problem(s)",
+            "augment.blur is a probability from 0 to 1, got 2",
+            "augment.flip is a probability from 0 to 1, got nan",
+            "augment.rotate must be 0 (off) or a positive finite number, got -5",
+            "augment.mixup must be 0 (off) or a positive finite number, got inf",
+            "augment.scale must be below 1",
+            "augment.downscale_min must be above 0 and at most 1, got 0",
+            "augment.erase_area must be fractions 0 < low <= high <= 1, got [0.3, 0.1]",
+        ],
+    ),
+    "optimiser and schedule values no run can use": (
+        "optim: {lr: .inf, momentum: 1.0, weight_decay: -0.1}\nschedule: {epochs: 5, warmup_epochs: 9}\npost_hoc: {tau: .nan}",
+        [
+            "5 problem(s)",
+            "optim.lr must be a positive finite number, got inf",
+            "optim.momentum must be from 0 to below 1, got 1.0",
+            "optim.weight_decay must be 0 or positive, got -0.1",
+            "schedule.warmup_epochs must be from 0 to schedule.epochs, got 9",
+            "post_hoc.tau must be a finite number, got nan",
+        ],
+    ),
     "several problems at once": (
         "schedule: {epochs: x}\noptim: {lr: y}",
         ["2 problem(s)", "schedule.epochs: expected an integer", "optim.lr: expected a number"],

@@ -10,7 +10,7 @@ the partner indices and weights for the loss.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,35 @@ class AugmentConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) parameter; 0 = off
     cutmix: float = 0.0  # Beta(alpha, alpha) parameter; 0 = off
     mix_prob: float = 0.5  # probability that a batch is mixed when mixup / cutmix is on
+
+
+PROBABILITIES = ("flip", "erase", "blur", "downscale", "mix_prob")  # AugmentConfig fields from 0 to 1
+BOUNDED = ("blur_sigma", "downscale_min", "erase_area")  # fields with bounds of their own
+
+
+def augment_problems(cfg: AugmentConfig) -> list[str]:
+    """What no run can use in ``cfg`` (``augment.<field>`` messages for a recipe's checks)."""
+    problems = []
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name in PROBABILITIES and not 0 <= value <= 1:
+            problems.append(f"augment.{f.name} is a probability from 0 to 1, got {value}")
+        elif f.name not in PROBABILITIES + BOUNDED and not 0 <= value < math.inf:
+            problems.append(f"augment.{f.name} must be 0 (off) or a positive finite number, got {value}")
+    low, high = cfg.erase_area
+    checks = [
+        (
+            not 1 <= cfg.scale < math.inf,
+            f"augment.scale must be below 1 (zooms from 1 - scale to 1 + scale), got {cfg.scale}",
+        ),
+        (0 < cfg.blur_sigma < math.inf, f"augment.blur_sigma must be a positive finite number, got {cfg.blur_sigma}"),
+        (0 < cfg.downscale_min <= 1, f"augment.downscale_min must be above 0 and at most 1, got {cfg.downscale_min}"),
+        (
+            0 < low <= high <= 1,
+            f"augment.erase_area must be fractions 0 < low <= high <= 1, got {list(cfg.erase_area)}",
+        ),
+    ]
+    return problems + [message for ok, message in checks if not ok]
 
 
 def to_float(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..data.augment import AugmentConfig
+from ..data.augment import AugmentConfig, augment_problems
 from ..errors import BalancedFerError
 from ..models.description import TTA_MODES
 from ..models.registry import model_kwargs_problems
@@ -156,7 +157,15 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
     checks = [
         (recipe.schedule.epochs >= 1, f"schedule.epochs must be at least 1, got {recipe.schedule.epochs}"),
         (recipe.optim.batch_size >= 1, f"optim.batch_size must be at least 1, got {recipe.optim.batch_size}"),
-        (recipe.optim.lr > 0, f"optim.lr must be positive, got {recipe.optim.lr}"),
+        (0 < recipe.optim.lr < math.inf, f"optim.lr must be a positive finite number, got {recipe.optim.lr}"),
+        (0 <= recipe.optim.momentum < 1, f"optim.momentum must be from 0 to below 1, got {recipe.optim.momentum}"),
+        (recipe.optim.weight_decay >= 0, f"optim.weight_decay must be 0 or positive, got {recipe.optim.weight_decay}"),
+        (
+            0 <= recipe.schedule.warmup_epochs <= recipe.schedule.epochs,
+            f"schedule.warmup_epochs must be from 0 to schedule.epochs, got {recipe.schedule.warmup_epochs}",
+        ),
+        (recipe.schedule.step_gamma > 0, f"schedule.step_gamma must be positive, got {recipe.schedule.step_gamma}"),
+        (math.isfinite(recipe.post_hoc.tau), f"post_hoc.tau must be a finite number, got {recipe.post_hoc.tau}"),
         (recipe.data.channels in (1, 3), f"data.channels must be 1 or 3, got {recipe.data.channels}"),
         (recipe.data.size >= 8, f"data.size must be at least 8, got {recipe.data.size}"),
         (0 <= recipe.distill.alpha <= 1, f"distill.alpha must be from 0 to 1, got {recipe.distill.alpha}"),
@@ -202,7 +211,8 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
         (value in allowed, f"{key} must be one of {', '.join(allowed)}, got {value!r}")
         for key, (value, allowed) in choices.items()
     ]
-    return [message for ok, message in checks if not ok] + model_kwargs_problems(recipe.model.name, recipe.model.kwargs)
+    problems = [message for ok, message in checks if not ok] + augment_problems(recipe.augment)
+    return problems + model_kwargs_problems(recipe.model.name, recipe.model.kwargs)
 
 
 def apply_override(values: dict[str, Any], assignment: str) -> None:
