@@ -132,6 +132,19 @@ BAD_RECIPES = {
             "post_hoc.tau must be a finite number, got nan",
         ],
     ),
+    "DBL and decoupling values no run can use": (
+        "dbl: {k: -1, prune: 1.0, final_sparsity: -0.5, max_upsample: 0.5}\ndecouple: {epochs: 0, lr: 0, tau: .inf}",
+        [
+            "7 problem(s)",
+            "dbl.k must be 0 (off) or a number of subsets, got -1",
+            "dbl.prune must be from 0 to below 1, got 1.0",
+            "dbl.final_sparsity must be from 0 to below 1, got -0.5",
+            "dbl.max_upsample must be at least 1, got 0.5",
+            "decouple.epochs must be at least 1, got 0",
+            "decouple.lr must be a positive finite number, got 0",
+            "decouple.tau must be a finite number, got inf",
+        ],
+    ),
     "several problems at once": (
         "schedule: {epochs: x}\noptim: {lr: y}",
         ["2 problem(s)", "schedule.epochs: expected an integer", "optim.lr: expected a number"],
