@@ -116,7 +116,7 @@ BAD_RECIPES = {
             "augment.flip is a probability from 0 to 1, got nan",
             "augment.rotate must be 0 (off) or a positive finite number, got -5",
             "augment.mixup must be 0 (off) or a positive finite number, got inf",
-            "augment.scale must be below 1",
+            "augment.scale must be from 0 to below 1 (zooms 1 +- scale), got 1.5",
             "augment.downscale_min must be above 0 and at most 1, got 0",
             "augment.erase_area must be fractions 0 < low <= high <= 1, got [0.3, 0.1]",
         ],

@@ -38,7 +38,7 @@ class AugmentConfig:
 
 
 PROBABILITIES = ("flip", "erase", "blur", "downscale", "mix_prob")  # AugmentConfig fields from 0 to 1
-BOUNDED = ("blur_sigma", "downscale_min", "erase_area")  # fields with bounds of their own
+BOUNDED = ("scale", "blur_sigma", "downscale_min", "erase_area")  # fields with bounds of their own
 
 
 def augment_problems(cfg: AugmentConfig) -> list[str]:
@@ -52,10 +52,7 @@ def augment_problems(cfg: AugmentConfig) -> list[str]:
             problems.append(f"augment.{f.name} must be 0 (off) or a positive finite number, got {value}")
     low, high = cfg.erase_area
     checks = [
-        (
-            not 1 <= cfg.scale < math.inf,
-            f"augment.scale must be below 1 (zooms from 1 - scale to 1 + scale), got {cfg.scale}",
-        ),
+        (0 <= cfg.scale < 1, f"augment.scale must be from 0 to below 1 (zooms 1 +- scale), got {cfg.scale}"),
         (0 < cfg.blur_sigma < math.inf, f"augment.blur_sigma must be a positive finite number, got {cfg.blur_sigma}"),
         (0 < cfg.downscale_min <= 1, f"augment.downscale_min must be above 0 and at most 1, got {cfg.downscale_min}"),
         (
