@@ -119,6 +119,10 @@ FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of th
     "train broken YAML": ("train {junk}/recipe.yaml", "recipe.yaml:2:1: not valid YAML (expected ',' or ']'"),
     "train a list": ("train {junk}/list.yaml", "a recipe is a mapping"),
     "train with a bad override": ("train {junk}/missing.yaml --set nonsense", "recipe file not found"),
+    "soft targets from votes that are not votes": (
+        "soft-targets {junk}/faces --votes {junk}/faces --out {junk}/st.safetensors",
+        "--votes needs a dataset with vote distributions, such as FER+",
+    ),
     "stats of a missing dataset": ("data stats {junk}/nothing-here", "no such file or folder"),
     "stats of an empty folder": ("data stats {junk}/empty", "no images found in class folders"),
     "stats of a text file": ("data stats {junk}/list.yaml", "cannot tell the dataset format"),

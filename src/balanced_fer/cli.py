@@ -167,7 +167,10 @@ def _cmd_soft_targets(args: argparse.Namespace) -> int:
         raise BalancedFerError("--held-out is for --teacher: crowd votes were never trained on")
     dataset = _open_dataset(args)
     if args.votes:
-        votes = open_dataset(args.votes, label_mode="probability")
+        try:
+            votes = open_dataset(args.votes, label_mode="probability")
+        except BalancedFerError as err:
+            raise BalancedFerError(f"--votes needs a dataset with vote distributions, such as FER+ ({err})") from None
         log_probs, labels, voted = vote_log_probs(dataset, args.split, votes, progress=not args.no_progress)
         sources, prior_weight = [f"{VOTES_SOURCE}: {args.votes} (FER+ probability rule)"], 1.0
         source = f"{VOTES_SOURCE} for {voted:,} of them (the others keep their own label)"
