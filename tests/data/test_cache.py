@@ -125,3 +125,24 @@ def test_rebuild_and_concurrent_builders(small_folder, tmp_path):
 def _load_len(args):
     root, cache = args
     return len(load_arrays(open_dataset(root), "train", size=64, cache_dir=Path(cache), progress=False))
+
+
+def test_a_builder_that_finds_the_entry_finished_meanwhile_keeps_it(small_folder, tmp_path, monkeypatch):
+    """The race two DDP ranks can hit: the entry appears between a builder's checks. The builder that
+    lost must keep the entry (another process may be reading it), not swap in its own copy."""
+    from balanced_fer.data import cache as cache_module
+
+    root, _ = small_folder
+    arrays = load_arrays(open_dataset(root), "train", size=64, cache_dir=tmp_path, progress=False)
+    entry = Path(arrays.path)
+    inode = (entry / "meta.json").stat().st_ino
+    real_exists, calls = Path.exists, []
+
+    def exists_late(path):  # the first look at the entry misses it, as if the other builder renamed it just after
+        calls.append(path)
+        return False if path == entry and len([c for c in calls if c == entry]) == 1 else real_exists(path)
+
+    monkeypatch.setattr(Path, "exists", exists_late)
+    part = open_dataset(root).split("train")
+    cache_module._build(part, entry, 64, 1, False, 1, False, "race")
+    assert (entry / "meta.json").stat().st_ino == inode

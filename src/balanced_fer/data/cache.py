@@ -173,7 +173,7 @@ def _build(
         (staging / "meta.json").write_text(json.dumps(meta))
         if entry.exists() and not replace:  # another process finished the same build first: keep its entry
             return
-        if entry.exists():  # a rebuild: move the old entry aside first, so readers never see it half gone
+        if replace and entry.exists():  # a rebuild: move the old entry aside first, so readers never see it half gone
             retired = staging.with_name(staging.name + "-old")
             os.replace(entry, retired)
             shutil.rmtree(retired, ignore_errors=True)
