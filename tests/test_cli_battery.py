@@ -38,6 +38,7 @@ RANGE_FLAGS = {  # command line before the flag: {flag: bad values}; NaN and inf
         "--max-upload-mb": ["0", "-1", "nan"],
     },
     ("export", "default", "out.onnx"): {"--faces": ["0", "-10"], "--opset": ["x"]},
+    ("soft-targets", "x", "--teacher", "t.safetensors", "--out", "o.safetensors"): {"--device": ["gpu", "mps"]},
     ("evaluate", "default", "x"): {"--post-hoc-tau": ["nan", "-inf", "x"]},
     ("decouple", "default", "--method", "crt", "--out", "x.safetensors"): {
         "--epochs": ["0"],

@@ -162,6 +162,7 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
 def _cmd_soft_targets(args: argparse.Namespace) -> int:
     from .data import open_dataset
     from .training.distill import VOTES_SOURCE, save_soft_targets, teacher_log_probs, vote_log_probs
+    from .training.trainer import resolve_device
 
     if args.votes and args.held_out:
         raise BalancedFerError("--held-out is for --teacher: crowd votes were never trained on")
@@ -176,7 +177,13 @@ def _cmd_soft_targets(args: argparse.Namespace) -> int:
         source = f"{VOTES_SOURCE} for {voted:,} of them (the others keep their own label)"
     else:
         log_probs, labels, prior_weight = teacher_log_probs(
-            args.teacher, dataset, args.split, tta=args.tta, held_out=args.held_out, progress=not args.no_progress
+            args.teacher,
+            dataset,
+            args.split,
+            tta=args.tta,
+            held_out=args.held_out,
+            device=resolve_device(args.device),
+            progress=not args.no_progress,
         )
         sources, source = args.teacher, f"{len(args.teacher)} teacher(s)"
         if args.held_out:
@@ -585,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="each teacher scores only the faces its recipe held out (data.held_out_fold): targets from "
         "teachers that never trained on the face",
+    )
+    soft.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where teachers run (default: a GPU if any)"
     )
     soft.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")
     soft.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -167,7 +167,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise BalancedFerError("recipe asks for device 'cuda' but no CUDA device is available")
+        raise BalancedFerError("device 'cuda' was asked for, but this machine has no CUDA device")
     return torch.device(name)
 
 
