@@ -8,7 +8,8 @@
   (what phone and webcam faces suffer; benchmarks/robustness.py measures what they change), or trained
   50 epochs instead of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says;
   and the student of two held-out teachers (each scored only the half of the training faces it never
-  saw), and of the default with its seed-1 twin (a stronger teacher than the default alone); and the control with the faces confident learning flags as mislabelled left out, judged by
+  saw), and of the default with its seed-1 twin (a stronger teacher than the default alone), and of
+  ResNet-18 teachers (three on all faces, or five held-out ones; trained on a GPU); and the control with the faces confident learning flags as mislabelled left out, judged by
   the held-out teachers' scores or by FER+'s votes (``data.drop_label_issues``).
 
     python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
@@ -46,6 +47,10 @@ VOTE_SETTINGS = ["distill.temperature=1", "distill.alpha=0.5", "name=fer2013_fas
 # made as in docs/benchmarks.md ("Teachers that never saw the face")
 PAIR = "data/fer2013_default_pair_teachers.safetensors"  # the default and its seed-1 twin, flip TTA
 HELD_OUT = "data/fer2013_held_out_teachers.safetensors"
+# ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
+# faces, and five each without one of five folds (every face scored by the one that never saw it)
+R18 = "data/fer2013_r18_teachers.safetensors"
+R18_HELD_OUT = "data/fer2013_r18_held_out_teachers.safetensors"
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ STUDIES = {
                 FAST,
                 [f"distill.targets={PAIR}", "name=fer2013_fast_pair"],
             ),
+            "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
+            "fast tier, five held-out ResNet-18 teachers": (
+                FAST,
+                [f"distill.targets={R18_HELD_OUT}", "name=fer2013_fast_r18_held_out"],
+            ),
             "fast tier, label issues left out (held-out teachers)": (
                 FAST,
                 ["distill=null", f"data.drop_label_issues={HELD_OUT}", "name=fer2013_fast_clean"],
@@ -115,6 +125,8 @@ STUDIES = {
             ("fast tier, held-out teachers", "fast tier without distillation"),
             ("fast tier, held-out teachers", "fast tier (distilled)"),
             ("fast tier, the default's two seeds as teachers", "fast tier (distilled)"),
+            ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
+            ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, label issues left out (held-out teachers)", "fast tier without distillation"),
             ("fast tier, label issues left out (FER+ votes)", "fast tier without distillation"),
         ],
