@@ -102,6 +102,20 @@ FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of th
         "calibrate {junk}/text.safetensors --out {junk}/c.safetensors",
         "not a safetensors",
     ),
+    "soft targets into a folder": (
+        "soft-targets {junk}/faces --teacher default --out {junk}/folder.safetensors",
+        "is a folder; give a file name",
+    ),
+    "calibrate where nothing can be written": (
+        "calibrate default --out /proc/bfer/c.safetensors",
+        "cannot create files in /proc",
+    ),
+    "export below a file": (
+        "export default {junk}/text.safetensors/o.onnx",
+        "text.safetensors is a file, not a folder",
+    ),
+    "evaluate into a file": ("evaluate default {junk}/faces --out {junk}/text.safetensors", "give a folder name"),
+    "stats JSON into a folder": ("data stats {junk}/faces --json {junk}/folder.safetensors", "is a folder"),
     "predict with a missing model": (f"predict {ASTRONAUT} --model {{junk}}/missing.onnx", "not a loadable ONNX"),
     "predict with a text model": (f"predict {ASTRONAUT} --model {{junk}}/text.safetensors", "not a safetensors"),
     "predict with an unknown name": (f"predict {ASTRONAUT} --model nonsense", "no shipped model named"),

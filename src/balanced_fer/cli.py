@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from .labels import parse_class_map
 from .serving.decode import ServiceLimits
 
 
-def _write_json(path: str | None, payload: dict) -> None:
+def _write_json(path: Path | None, payload: dict) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(payload, indent=2) + "\n")
@@ -212,7 +213,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from .pretrained import TIERS, list_pretrained
 
     print("architectures (bfer train):")
-    for name in list_models(args.pattern):
+    names = list_models(args.pattern)
+    if not names:
+        print(f"  none matches {args.pattern!r}")
+    for name in names:
         params = sum(p.numel() for p in create_model(name, num_classes=7, in_chans=1).parameters())
         print(
             f"  {name:<18} {params / 1e6:6.2f} M parameters (7 classes, grey), designed for {default_input_size(name)} px"
@@ -450,6 +454,36 @@ def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], in
     return parse
 
 
+def _writable_place(path: Path, kind: str) -> Path:
+    """``path`` if a ``kind`` ("file" or "folder") can be written there: checked when the command line
+    is read, so an unwritable output fails before the work rather than after it."""
+    if path.exists() and path.is_dir() != (kind == "folder"):
+        raise argparse.ArgumentTypeError(f"{path} is a {'file' if kind == 'folder' else 'folder'}; give a {kind} name")
+    if path.exists() and kind == "file":  # a file to replace, or /dev/null
+        if not os.access(path, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{path} is not writable")
+        return path
+    folder = next(p for p in (path, *path.parents) if p.exists())  # where missing folders would start
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot create files in {folder} ({err.strerror or err})") from None
+    return path
+
+
+def output_file(text: str) -> Path:
+    """An argparse type: a file path this process can write (its missing folders are made on writing)."""
+    return _writable_place(Path(text), "file")
+
+
+def output_folder(text: str) -> Path:
+    """An argparse type: a folder this process can write in, existing or not."""
+    return _writable_place(Path(text), "folder")
+
+
 def number_in(
     low: float = -math.inf, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
 ) -> Callable[[str], float]:
@@ -527,8 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="near-blank: pixel standard deviation below this (default 5)",
     )
-    stats.add_argument("--chart", help="PNG bar chart path (default ./<dataset>-class-counts.png)")
-    stats.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    stats.add_argument("--chart", type=output_file, help="PNG bar chart path (default ./<dataset>-class-counts.png)")
+    stats.add_argument("--json", metavar="OUT", type=output_file, help="also write the figures as JSON")
     stats.add_argument("--no-progress", action="store_true", help="no progress bar")
     stats.set_defaults(run=_cmd_data_stats)
 
@@ -538,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--size", type=int_at_least(8), default=48, help="face size in pixels (default 48)")
     cache.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 grey or 3 RGB (default 1)")
     cache.add_argument("--rebuild", action="store_true", help="rebuild even if a valid cache exists")
-    cache.add_argument("--json", metavar="OUT", help="also write timings as JSON")
+    cache.add_argument("--json", metavar="OUT", type=output_file, help="also write timings as JSON")
     cache.add_argument("--no-progress", action="store_true", help="no progress bar")
     cache.set_defaults(run=_cmd_data_cache)
 
@@ -564,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tail classes repeated at most this many times (default 3)",
     )
     subsets.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the draws (default %(default)s)")
-    subsets.add_argument("--json", metavar="OUT", help="also write the counts as JSON")
+    subsets.add_argument("--json", metavar="OUT", type=output_file, help="also write the counts as JSON")
     subsets.set_defaults(run=_cmd_data_subsets)
 
     formats = data.add_parser("formats", help="list the dataset formats that can be read")
@@ -596,14 +630,14 @@ def build_parser() -> argparse.ArgumentParser:
     soft.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where teachers run (default: a GPU if any)"
     )
-    soft.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")
+    soft.add_argument("--out", type=output_file, required=True, help="the .safetensors file to write")
     soft.add_argument("--no-progress", action="store_true", help="no progress bar")
     soft.set_defaults(run=_cmd_soft_targets)
 
     doctor = commands.add_parser(
         "doctor", help="versions, CPU flags, onnxruntime providers, where models and caches live (for bug reports)"
     )
-    doctor.add_argument("--json", metavar="OUT", help="also write it as JSON")
+    doctor.add_argument("--json", metavar="OUT", type=output_file, help="also write it as JSON")
     doctor.set_defaults(run=_cmd_doctor)
 
     train = commands.add_parser("train", help="train a model from a YAML recipe")
@@ -611,9 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a recipe key, e.g. optim.lr=0.05 (repeatable)"
     )
-    train.add_argument("--out", type=Path, help="run folder (default runs/<recipe name>)")
+    train.add_argument("--out", type=output_folder, help="run folder (default runs/<recipe name>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved epoch")
-    train.add_argument("--json", metavar="OUT", help="also write the run summary as JSON")
+    train.add_argument("--json", metavar="OUT", type=output_file, help="also write the run summary as JSON")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_cmd_train)
 
@@ -638,8 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out faces of classes the model does not know (a 7-class model on FER+'s 8)",
     )
-    evaluate.add_argument("--out", help="folder for the JSON, Markdown and confusion-matrix PNG")
-    evaluate.add_argument("--json", metavar="OUT", help="write the evaluation JSON here")
+    evaluate.add_argument("--out", type=output_folder, help="folder for the JSON, Markdown and confusion-matrix PNG")
+    evaluate.add_argument("--json", metavar="OUT", type=output_file, help="write the evaluation JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_cmd_evaluate)
 
@@ -648,7 +682,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default="default", help=model_help)
     predict.add_argument("--no-detect", action="store_true", help="each image is already a face crop")
     _add_detection_arguments(predict)
-    predict.add_argument("--annotate", type=Path, help="folder for copies of the images / videos with faces drawn")
+    predict.add_argument(
+        "--annotate", type=output_folder, help="folder for copies of the images / videos with faces drawn"
+    )
     predict.add_argument(
         "--webcam", type=int_at_least(0), metavar="N", help="also read webcam N (stop with Ctrl-C or --max-frames)"
     )
@@ -680,7 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="jsonl",
         help="output format (default jsonl; text: for people)",
     )
-    predict.add_argument("--out", help="write the records here instead of standard output")
+    predict.add_argument("--out", type=output_file, help="write the records here instead of standard output")
     predict.add_argument(
         "--batch-size",
         type=int_at_least(1),
@@ -707,8 +743,10 @@ def build_parser() -> argparse.ArgumentParser:
         "spec", nargs="?", help="validation data (default: the checkpoint recipe's validation split)"
     )
     calibrate.add_argument("--split", default="val", help="split of SPEC (default val)")
-    calibrate.add_argument("--out", type=Path, required=True, help="the calibrated checkpoint")
-    calibrate.add_argument("--json", metavar="OUT", help="also write the figures before and after as JSON")
+    calibrate.add_argument("--out", type=output_file, required=True, help="the calibrated checkpoint")
+    calibrate.add_argument(
+        "--json", metavar="OUT", type=output_file, help="also write the figures before and after as JSON"
+    )
     calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
     calibrate.set_defaults(run=_cmd_calibrate)
 
@@ -716,7 +754,9 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="export a checkpoint to ONNX (metadata carries classes and preprocessing)"
     )
     export.add_argument("checkpoint", help="a .safetensors checkpoint or a shipped model's name")
-    export.add_argument("out", type=Path, nargs="?", help="the .onnx file to write (default: ./<checkpoint name>.onnx)")
+    export.add_argument(
+        "out", type=output_file, nargs="?", help="the .onnx file to write (default: ./<checkpoint name>.onnx)"
+    )
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     export.add_argument(
         "--int8",
@@ -760,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="crt: a new head trained with class-balanced sampling; tau_norm: head rows scaled to w / |w|^tau; "
         "lws: a learned scale per class",
     )
-    decouple.add_argument("--out", type=Path, required=True, help="the new checkpoint")
+    decouple.add_argument("--out", type=output_file, required=True, help="the new checkpoint")
     decouple.add_argument(
         "--epochs", type=int_at_least(1), default=10, help="classifier epochs for crt / lws (default 10)"
     )
@@ -774,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the post-hoc logit adjustment the new file stores (default: the checkpoint's); a negative tau "
         "puts |tau| x log prior back into the balanced head's scores",
     )
-    decouple.add_argument("--json", metavar="OUT", help="write the validation evaluation JSON here")
+    decouple.add_argument("--json", metavar="OUT", type=output_file, help="write the validation evaluation JSON here")
     decouple.add_argument("--no-progress", action="store_true", help="no progress bar")
     decouple.set_defaults(run=_cmd_decouple)
     return parser

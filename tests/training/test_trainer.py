@@ -133,6 +133,7 @@ def test_train_then_evaluate(toy_recipe, tmp_path, capsys):
     assert decoupled.figures["mean_class_accuracy"] == pytest.approx(printed["mean_class_accuracy"], abs=1e-9)
     assert decoupled.recipe["decouple"] == {**decoupled.recipe["decouple"], "method": "lws", "epochs": 2}
     assert main(["models", "vgg*"]) == 0 and "vgg_compact_s" in capsys.readouterr().out
+    assert main(["models", "nothing*"]) == 0 and "none matches 'nothing*'" in capsys.readouterr().out
     # a second run into the same folder would overwrite work: refused
     assert main(train_args(toy_recipe, out)) == 2
 

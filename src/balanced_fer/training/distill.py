@@ -140,7 +140,10 @@ def save_soft_targets(
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"teachers": [str(t) for t in teachers], "trained_prior_weight": prior_weight, "held_out": held_out}
     tensors = {"log_probs": log_probs.half().contiguous(), "labels": torch.as_tensor(labels, dtype=torch.int16)}
-    save_file(tensors, str(path), metadata={TARGETS_KEY: json.dumps(meta)})
+    try:
+        save_file(tensors, str(path), metadata={TARGETS_KEY: json.dumps(meta)})
+    except SafetensorError as err:  # a full disk, a folder taken away meanwhile
+        raise BalancedFerError(f"{path}: could not write the soft targets ({err})") from None
     return path
 
 
