@@ -6,10 +6,11 @@
   crowd votes for the same faces (half of its loss), against the same recipe without either; and the
   distilled student with an EMA of its weights, with mixup or CutMix, with blurred and downscaled faces
   (what phone and webcam faces suffer; benchmarks/robustness.py measures what they change), or trained
-  50 epochs instead of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml) unless the row says;
-  and the student of two held-out teachers (each scored only the half of the training faces it never
-  saw), and of the default with its seed-1 twin (a stronger teacher than the default alone), and of
-  ResNet-18 teachers (three on all faces, or five held-out ones; trained on a GPU); and the control with the faces confident learning flags as mislabelled left out, judged by
+  50 epochs instead of 30, against it; each on its recipe's schedule (configs/fer2013_fast.yaml)
+  unless the row says; and the student of two held-out teachers (each scored only the half of the
+  training faces it never saw), of the default with its seed-1 twin (a stronger teacher than the
+  default alone), and of ResNet-18 teachers (three on all faces, or five held-out ones; trained on a
+  GPU); and the control with the faces confident learning flags as mislabelled left out, judged by
   the held-out teachers' scores or by FER+'s votes (``data.drop_label_issues``).
 
     python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]

@@ -119,6 +119,15 @@ def test_bad_arguments_get_one_line_and_exit_code_2(case, capsys):
     assert code == 2 and message in err and "Traceback" not in err + out
 
 
+def test_soft_targets_devices_are_the_recipes():
+    from balanced_fer.cli import build_parser
+    from balanced_fer.training.recipe import DEVICES
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    (device,) = [a for a in commands.choices["soft-targets"]._actions if a.dest == "device"]
+    assert tuple(device.choices) == DEVICES
+
+
 def test_bad_output_paths_and_special_files_get_one_line(tmp_path, capsys):
     (tmp_path / "annotated").write_text("a file, not a folder")
     os.mkfifo(tmp_path / "fifo.jpg")  # reading it would block for ever

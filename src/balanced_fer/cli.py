@@ -627,7 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="each teacher scores only the faces its recipe held out (data.held_out_fold): targets from "
         "teachers that never trained on the face",
     )
-    soft.add_argument(
+    soft.add_argument(  # training.recipe.DEVICES, spelt out: importing it would load torch at every start
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where teachers run (default: a GPU if any)"
     )
     soft.add_argument("--out", type=output_file, required=True, help="the .safetensors file to write")

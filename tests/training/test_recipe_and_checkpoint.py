@@ -89,6 +89,7 @@ BAD_RECIPES = {
         "dbl: {divisors: [a, b]}",
         ["dbl.divisors: expected a list of a number or a string or null"],
     ),
+    "an unknown device": ("device: gpu", ["device must be one of auto, cpu, cuda, got 'gpu'"]),
     "a word for divisors": ("dbl: {divisors: even}", ["dbl.divisors must be auto, null or one number per class"]),
     "an unknown choice": (
         "dbl: {task_heads: both, prune_schedule: sudden}",

@@ -127,6 +127,9 @@ class DBLConfig:
     linear_probe: bool = False  # final stage trains the head only
 
 
+DEVICES = ("auto", "cpu", "cuda")  # auto: a GPU when there is one
+
+
 @dataclass
 class Recipe:
     name: str = "run"
@@ -143,7 +146,7 @@ class Recipe:
     post_hoc: PostHocConfig = field(default_factory=PostHocConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     dbl: DBLConfig = field(default_factory=DBLConfig)
-    device: str = "auto"  # auto, cpu or cuda
+    device: str = "auto"  # one of DEVICES
     channels_last: bool = True
     amp: bool = True  # bf16 autocast where the hardware runs bf16 natively (CUDA, AVX512-BF16 / AMX CPUs)
 
@@ -157,6 +160,7 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
     checks = [
         (recipe.schedule.epochs >= 1, f"schedule.epochs must be at least 1, got {recipe.schedule.epochs}"),
         (recipe.optim.batch_size >= 1, f"optim.batch_size must be at least 1, got {recipe.optim.batch_size}"),
+        (recipe.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {recipe.device!r}"),
         (0 < recipe.optim.lr < math.inf, f"optim.lr must be a positive finite number, got {recipe.optim.lr}"),
         (0 <= recipe.optim.momentum < 1, f"optim.momentum must be from 0 to below 1, got {recipe.optim.momentum}"),
         (recipe.optim.weight_decay >= 0, f"optim.weight_decay must be 0 or positive, got {recipe.optim.weight_decay}"),

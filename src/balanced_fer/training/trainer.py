@@ -42,7 +42,7 @@ from ..models.checkpoint import (
 from .distill import check_labels, distillation_loss, load_soft_targets, soften, teacher_log_probs
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .label_issues import find_label_issues
-from .recipe import Recipe
+from .recipe import DEVICES, Recipe
 
 log = logging.getLogger("balanced_fer")
 
@@ -164,6 +164,9 @@ def runs_bf16_natively(device: torch.device) -> bool:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device a recipe's or a command's ``device`` (one of DEVICES) names here."""
+    if name not in DEVICES:
+        raise BalancedFerError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
