@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -14,19 +16,28 @@ def conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 class CompactVGG(Classifier):
-    """Four stages of two 3x3 conv-BN-ReLU layers, max-pooling between stages, global average pooling."""
+    """Stages of 3x3 conv-BN-ReLU layers (``depths``, two each by default), max-pooling between stages,
+    global average pooling."""
 
     def __init__(
-        self, num_classes: int, in_chans: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.3
+        self,
+        num_classes: int,
+        in_chans: int = 1,
+        widths: Sequence[int] = (32, 64, 128, 256),
+        depths: Sequence[int] = (2, 2, 2, 2),
+        dropout: float = 0.3,
     ):
         super().__init__()
+        if len(depths) != len(widths) or min(depths) < 1:
+            raise ValueError(f"depths {list(depths)} must give each of the {len(widths)} stages one layer or more")
         layers: list[nn.Module] = []
         cin = in_chans
-        for i, width in enumerate(widths):
+        for i, (width, depth) in enumerate(zip(widths, depths)):
             if i:
                 layers.append(nn.MaxPool2d(2))
-            layers += [conv_bn(cin, width), conv_bn(width, width)]
-            cin = width
+            for _ in range(depth):
+                layers.append(conv_bn(cin, width))
+                cin = width
         self.features = nn.Sequential(*layers)
         self.num_features = cin
         self.pool = pooling(dropout)
@@ -93,13 +104,15 @@ class CompactResNet(Classifier):
 
 
 @register_model("vgg_compact_s", input_size=44)
-def vgg_compact_s(num_classes: int, in_chans: int = 1, **kwargs) -> CompactVGG:
-    return CompactVGG(num_classes, in_chans, widths=(16, 32, 64, 128), **kwargs)
+def vgg_compact_s(
+    num_classes: int, in_chans: int = 1, widths: Sequence[int] = (16, 32, 64, 128), **kwargs
+) -> CompactVGG:
+    return CompactVGG(num_classes, in_chans, widths=widths, **kwargs)
 
 
 @register_model("vgg_compact", input_size=44)
 def vgg_compact(num_classes: int, in_chans: int = 1, **kwargs) -> CompactVGG:
-    return CompactVGG(num_classes, in_chans, widths=(32, 64, 128, 256), **kwargs)
+    return CompactVGG(num_classes, in_chans, **kwargs)
 
 
 @register_model("resnet_compact_s", input_size=44)
