@@ -11,8 +11,9 @@
   training faces it never saw), of the default with its seed-1 twin (a stronger teacher than the
   default alone), and of ResNet-18 teachers (three on all faces, or five held-out ones; trained on a
   GPU), also with the network reshaped at about its cost (one layer at 44 px, a wider last stage:
-  ``model.kwargs``); and the control with the faces confident learning flags as mislabelled left
-  out, judged by the held-out teachers' scores or by FER+'s votes (``data.drop_label_issues``).
+  ``model.kwargs``; or smaller faces and wider stages: ``data.size``); and the control with the faces
+  confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
+  FER+'s votes (``data.drop_label_issues``).
 
     python benchmarks/seed_study.py [--study methods] [--seeds 0 1 2] [--epochs 8] [--parallel 2] [--only RASN]
     python benchmarks/seed_study.py --study fast --seeds 0 1 --parallel 2
@@ -63,6 +64,14 @@ RESHAPED_WIDTHS = (192, 160)
 
 def reshaped(width: int) -> str:
     return f"fast tier, R18 teachers, one layer at 44 px, last stage {width} wide"
+
+
+# ... or fed smaller faces (48 px FER2013 resized), with the multiply-adds saved spent on width
+LOW_RESOLUTION = ((24, (32, 64, 128, 256)), (36, (16, 48, 96, 192)))
+
+
+def low_resolution(size: int, widths: tuple[int, ...]) -> str:
+    return f"fast tier, R18 teachers, {size} px faces, one layer there, stages {'/'.join(map(str, widths))} wide"
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,15 @@ STUDIES = {
                 )
                 for width in RESHAPED_WIDTHS
             },
+            **{
+                low_resolution(size, widths): (
+                    FAST,
+                    [f"distill.targets={R18}", f"data.size={round(size * 48 / 44)}", f"data.input_size={size}"]
+                    + [f"model.kwargs={{depths: [1, 2, 2, 2], widths: [{', '.join(map(str, widths))}]}}"]
+                    + [f"name=fer2013_fast_r18_{size}px"],
+                )
+                for size, widths in LOW_RESOLUTION
+            },
             "fast tier, label issues left out (held-out teachers)": (
                 FAST,
                 ["distill=null", f"data.drop_label_issues={HELD_OUT}", "name=fer2013_fast_clean"],
@@ -148,6 +166,7 @@ STUDIES = {
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(reshaped(width), "fast tier, three ResNet-18 teachers") for width in RESHAPED_WIDTHS],
+            *[(low_resolution(*row), "fast tier, three ResNet-18 teachers") for row in LOW_RESOLUTION],
             ("fast tier, label issues left out (held-out teachers)", "fast tier without distillation"),
             ("fast tier, label issues left out (FER+ votes)", "fast tier without distillation"),
         ],

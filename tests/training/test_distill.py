@@ -105,6 +105,25 @@ def test_the_fast_tiers_control_is_its_recipe_without_distillation(shared_datase
     assert vote_targets.shape == (len(labels), 7) and prior_weight == 1.0
 
 
+def test_the_fast_tiers_reshaped_rows_change_only_the_networks_shape_and_the_face_size():
+    from balanced_fer.models import create_model
+    from balanced_fer.training.recipe import load_recipe
+    from seed_study import LOW_RESOLUTION, RESHAPED_WIDTHS, STUDIES, low_resolution, reshaped
+
+    rows = STUDIES["fast"].rows
+    reference = load_recipe(*rows["fast tier, three ResNet-18 teachers"]).to_dict()
+    names = [reshaped(width) for width in RESHAPED_WIDTHS] + [low_resolution(*row) for row in LOW_RESOLUTION]
+    for name in names:
+        recipe = load_recipe(*rows[name])
+        settings = recipe.to_dict()
+        changed = {key for key, value in settings.items() if value != reference[key]}
+        assert {"name", "model"} <= changed <= {"name", "model", "data"}, name
+        assert settings["data"] | {"size": 48, "input_size": 44} == reference["data"]
+        assert recipe.data.input_size / recipe.data.size == pytest.approx(44 / 48, abs=0.01)  # the same framing
+        model = create_model(recipe.model.name, 7, 1, **recipe.model.kwargs)
+        assert model(torch.zeros(2, 1, recipe.data.input_size, recipe.data.input_size)).shape == (2, 7)
+
+
 def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(0)
