@@ -74,6 +74,17 @@ def low_resolution(size: int, widths: tuple[int, ...]) -> str:
     return f"fast tier, R18 teachers, {size} px faces, one layer there, stages {'/'.join(map(str, widths))} wide"
 
 
+RESHAPED_ROWS = [reshaped(width) for width in RESHAPED_WIDTHS] + [low_resolution(*row) for row in LOW_RESOLUTION]
+
+
+def reshaped_overrides(widths: tuple[int, ...], name: str, size: int | None = None) -> list[str]:
+    """A fast row learning from the ResNet-18s with one layer in its first stage and these widths, fed
+    ``size`` px faces (cropped from 48 / 44 as large, the usual framing) when given."""
+    faces = [f"data.size={round(size * 48 / 44)}", f"data.input_size={size}"] if size else []
+    shape = f"model.kwargs={{depths: [1, 2, 2, 2], widths: [{', '.join(map(str, widths))}]}}"
+    return [f"distill.targets={R18}", *faces, shape, f"name={name}"]
+
+
 @dataclass(frozen=True)
 class Study:
     """Rows (name -> recipe and overrides; every row also gets the seed) and the comparisons (method,
@@ -127,20 +138,11 @@ STUDIES = {
                 [f"distill.targets={R18_HELD_OUT}", "name=fer2013_fast_r18_held_out"],
             ),
             **{
-                reshaped(width): (
-                    FAST,
-                    [f"distill.targets={R18}", f"model.kwargs={{depths: [1, 2, 2, 2], widths: [16, 32, 64, {width}]}}"]
-                    + [f"name=fer2013_fast_r18_w{width}"],
-                )
+                reshaped(width): (FAST, reshaped_overrides((16, 32, 64, width), f"fer2013_fast_r18_w{width}"))
                 for width in RESHAPED_WIDTHS
             },
             **{
-                low_resolution(size, widths): (
-                    FAST,
-                    [f"distill.targets={R18}", f"data.size={round(size * 48 / 44)}", f"data.input_size={size}"]
-                    + [f"model.kwargs={{depths: [1, 2, 2, 2], widths: [{', '.join(map(str, widths))}]}}"]
-                    + [f"name=fer2013_fast_r18_{size}px"],
-                )
+                low_resolution(size, widths): (FAST, reshaped_overrides(widths, f"fer2013_fast_r18_{size}px", size))
                 for size, widths in LOW_RESOLUTION
             },
             "fast tier, label issues left out (held-out teachers)": (
@@ -165,8 +167,7 @@ STUDIES = {
             ("fast tier, the default's two seeds as teachers", "fast tier (distilled)"),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
-            *[(reshaped(width), "fast tier, three ResNet-18 teachers") for width in RESHAPED_WIDTHS],
-            *[(low_resolution(*row), "fast tier, three ResNet-18 teachers") for row in LOW_RESOLUTION],
+            *[(name, "fast tier, three ResNet-18 teachers") for name in RESHAPED_ROWS],
             ("fast tier, label issues left out (held-out teachers)", "fast tier without distillation"),
             ("fast tier, label issues left out (FER+ votes)", "fast tier without distillation"),
         ],

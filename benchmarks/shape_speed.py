@@ -3,7 +3,7 @@ trained; writes benchmarks/results/shape_speed.{json,md}.
 
     python benchmarks/shape_speed.py [--threads 2] [--batch 256] [--rounds 5]
 
-Each shape (a registered network, ``model.kwargs`` and the face size it is fed) is built with random
+Each shape (a recipe's network, its ``model.kwargs`` and the face size it is fed) is built with random
 weights, exported to ONNX and run by onnxruntime on random faces; the shapes take turns over several
 rounds and each keeps its best round, so a busy moment of the machine does not land on one shape.
 The model alone: no resizing or scoring (benchmarks/inference_speed.py measures what predict runs).
@@ -25,29 +25,25 @@ from torch import nn
 
 from balanced_fer.doctor import cpu_description
 from balanced_fer.models import create_model
+from balanced_fer.training import load_recipe
+from seed_study import FAST, RESHAPED_ROWS, STUDIES
 
-# name -> (registered network, model.kwargs, face size): the shipped fast and default networks and the
-# fast-tier reshapes of the seed study (benchmarks/seed_study.py)
-SHAPES = {
-    "vgg_compact_s (fast), 44 px": ("vgg_compact_s", {}, 44),
-    "vgg_compact (default), 44 px": ("vgg_compact", {}, 44),
-    "one layer at 44 px, last stage 192 wide": (
-        "vgg_compact_s",
-        {"depths": (1, 2, 2, 2), "widths": (16, 32, 64, 192)},
-        44,
-    ),
-    "one layer at 44 px, last stage 160 wide": (
-        "vgg_compact_s",
-        {"depths": (1, 2, 2, 2), "widths": (16, 32, 64, 160)},
-        44,
-    ),
-    "24 px, one layer there, 32/64/128/256 wide": ("vgg_compact", {"depths": (1, 2, 2, 2)}, 24),
-    "36 px, one layer there, 16/48/96/192 wide": (
-        "vgg_compact",
-        {"depths": (1, 2, 2, 2), "widths": (16, 48, 96, 192)},
-        36,
-    ),
-}
+DEFAULT = "configs/fer2013_compact_long.yaml"
+
+
+def shapes() -> dict[str, tuple[str, dict, int]]:
+    """name -> (registered network, model.kwargs, face size), read from the recipes: the shipped fast
+    and default networks and the fast-tier reshapes of the seed study."""
+    recipes = {
+        "fast tier as shipped (vgg_compact_s)": (FAST, []),
+        "default tier as shipped (vgg_compact)": (DEFAULT, []),
+        **{name: STUDIES["fast"].rows[name] for name in RESHAPED_ROWS},
+    }
+    found = {}
+    for name, (path, overrides) in recipes.items():
+        recipe = load_recipe(path, overrides)
+        found[name] = (recipe.model.name, recipe.model.kwargs, recipe.data.input_size)
+    return found
 
 
 def multiply_adds(model: nn.Module, size: int) -> int:
@@ -104,7 +100,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows, sessions = {}, {}
     with tempfile.TemporaryDirectory() as folder:
-        for name, (network, kwargs, size) in SHAPES.items():
+        for name, (network, kwargs, size) in shapes().items():
             model = create_model(network, 7, 1, **kwargs).eval()
             parameters = sum(p.numel() for p in model.parameters())
             rows[name] = {"network": network, "kwargs": kwargs, "size": size, "parameters": parameters}
@@ -120,7 +116,7 @@ def main() -> None:
     settings = {k: getattr(args, k) for k in ("threads", "batch", "repeats", "rounds")}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "shape_speed.json").write_text(json.dumps({"cpu": cpu, **settings, "shapes": rows}, indent=2) + "\n")
-    reference = rows[next(iter(SHAPES))]["faces_per_second"]
+    reference = next(iter(rows.values()))["faces_per_second"]
     lines = [
         f"CPU: {cpu['model']} ({cpu['flags']}); fp32 ONNX, {args.threads} threads, batches of {args.batch}, "
         f"best of {args.rounds} rounds",
