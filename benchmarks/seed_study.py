@@ -11,7 +11,8 @@
   training faces it never saw), of the default with its seed-1 twin (a stronger teacher than the
   default alone), and of ResNet-18 teachers (three on all faces, or five held-out ones; trained on a
   GPU), also with the network reshaped at about its cost (one layer at 44 px, a wider last stage:
-  ``model.kwargs``; or smaller faces and wider stages: ``data.size``); and the control with the faces
+  ``model.kwargs``; or smaller faces and wider stages: ``data.size``) or made wider at 1.6x and 2.2x
+  its cost (what an int8 file might afford at the same speed); and the control with the faces
   confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
   FER+'s votes (``data.drop_label_issues``).
 
@@ -74,14 +75,29 @@ def low_resolution(size: int, widths: tuple[int, ...]) -> str:
     return f"fast tier, R18 teachers, {size} px faces, one layer there, stages {'/'.join(map(str, widths))} wide"
 
 
-RESHAPED_ROWS = [reshaped(width) for width in RESHAPED_WIDTHS] + [low_resolution(*row) for row in LOW_RESOLUTION]
+# ... and, past its cost, every stage of vgg_compact_s (16/32/64/128) wider: 1.56x and 2.24x the
+# multiply-adds, what an int8 file of such a network might afford at fer's speed (docs/benchmarks.md)
+WIDER = ((20, 40, 80, 160), (24, 48, 96, 192))
 
 
-def reshaped_overrides(widths: tuple[int, ...], name: str, size: int | None = None) -> list[str]:
-    """A fast row learning from the ResNet-18s with one layer in its first stage and these widths, fed
-    ``size`` px faces (cropped from 48 / 44 as large, the usual framing) when given."""
+def wider(widths: tuple[int, ...]) -> str:
+    return f"fast tier, R18 teachers, every stage wider: {'/'.join(map(str, widths))}"
+
+
+RESHAPED_ROWS = (
+    [reshaped(width) for width in RESHAPED_WIDTHS]
+    + [low_resolution(*row) for row in LOW_RESOLUTION]
+    + [wider(widths) for widths in WIDER]
+)
+
+
+def reshaped_overrides(
+    widths: tuple[int, ...], name: str, size: int | None = None, depths: tuple[int, ...] = (1, 2, 2, 2)
+) -> list[str]:
+    """A fast row learning from the ResNet-18s with these widths and depths (by default one layer in its
+    first stage), fed ``size`` px faces (cropped from 48 / 44 as large, the usual framing) when given."""
     faces = [f"data.size={round(size * 48 / 44)}", f"data.input_size={size}"] if size else []
-    shape = f"model.kwargs={{depths: [1, 2, 2, 2], widths: [{', '.join(map(str, widths))}]}}"
+    shape = f"model.kwargs={{depths: [{', '.join(map(str, depths))}], widths: [{', '.join(map(str, widths))}]}}"
     return [f"distill.targets={R18}", *faces, shape, f"name={name}"]
 
 
@@ -144,6 +160,10 @@ STUDIES = {
             **{
                 low_resolution(size, widths): (FAST, reshaped_overrides(widths, f"fer2013_fast_r18_{size}px", size))
                 for size, widths in LOW_RESOLUTION
+            },
+            **{
+                wider(widths): (FAST, reshaped_overrides(widths, f"fer2013_fast_r18_{widths[0]}w", depths=(2, 2, 2, 2)))
+                for widths in WIDER
             },
             "fast tier, label issues left out (held-out teachers)": (
                 FAST,

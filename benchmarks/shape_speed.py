@@ -1,13 +1,16 @@
-"""Faces per second of compact VGG shapes as fp32 ONNX: what a fast-tier candidate costs before it is
-trained; writes benchmarks/results/shape_speed.{json,md}.
+"""Faces per second of compact VGG shapes as fp32 (and int8) ONNX: what a fast-tier candidate costs
+before it is trained; writes benchmarks/results/shape_speed.{json,md}.
 
-    python benchmarks/shape_speed.py [--threads 2] [--batch 256] [--rounds 5]
+    python benchmarks/shape_speed.py [--threads 2] [--batch 256] [--rounds 5] [--int8]
 
 Each shape (a recipe's network, its ``model.kwargs`` and the face size it is fed) is built with random
 weights, exported to ONNX and run by onnxruntime on random faces; the shapes take turns over several
 rounds and each keeps its best round, so a busy moment of the machine does not land on one shape.
+With ``--int8`` each shape also runs quantized in the shipped scheme (``bfer export --int8``'s,
+calibrated on the random faces: the arithmetic, not the answers, is what is timed).
 The model alone: no resizing or scoring (benchmarks/inference_speed.py measures what predict runs).
-Speeds are this CPU's (its flags head the table); compare shapes within one run.
+Speeds are this CPU's (its flags head the table; int8 gains far more on CPUs with VNNI than on
+AVX2-only ones); compare shapes within one run.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 from torch import nn
 
 from balanced_fer.doctor import cpu_description
+from balanced_fer.inference.export import quantize_int8
 from balanced_fer.models import create_model
 from balanced_fer.training import load_recipe
 from seed_study import FAST, RESHAPED_ROWS, STUDIES
@@ -62,7 +66,7 @@ def multiply_adds(model: nn.Module, size: int) -> int:
     return total
 
 
-def onnx_session(model: nn.Module, size: int, folder: Path, threads: int) -> ort.InferenceSession:
+def onnx_file(model: nn.Module, size: int, folder: Path) -> Path:
     path = folder / f"{id(model)}.onnx"
     example = torch.zeros(1, 1, size, size)
     torch.onnx.export(
@@ -74,6 +78,10 @@ def onnx_session(model: nn.Module, size: int, folder: Path, threads: int) -> ort
         dynamic_axes={"faces": {0: "n"}},
         dynamo=False,
     )
+    return path
+
+
+def onnx_session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -93,11 +101,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="faces a run (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=10, help="runs a round (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=5, help="turns each shape takes (default %(default)s)")
+    parser.add_argument("--int8", action="store_true", help="also time each shape quantized as shipped")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="where the table goes")
     args = parser.parse_args()
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
+    kinds = ("fp32", "int8") if args.int8 else ("fp32",)
     rows, sessions = {}, {}
     with tempfile.TemporaryDirectory() as folder:
         for name, (network, kwargs, size) in shapes().items():
@@ -106,28 +116,36 @@ def main() -> None:
             rows[name] = {"network": network, "kwargs": kwargs, "size": size, "parameters": parameters}
             rows[name]["multiply_adds"] = multiply_adds(model, size)
             faces = rng.standard_normal((args.batch, 1, size, size), dtype=np.float32)
-            sessions[name] = (onnx_session(model, size, Path(folder), args.threads), faces)
+            files = {"fp32": onnx_file(model, size, Path(folder))}
+            if args.int8:
+                files["int8"] = files["fp32"].with_suffix(".int8.onnx")
+                quantize_int8(files["fp32"], files["int8"], faces)
+            for kind in kinds:
+                sessions[name, kind] = (onnx_session(files[kind], args.threads), faces)
         for _ in range(args.rounds):
-            for name, (session, faces) in sessions.items():
+            for (name, kind), (session, faces) in sessions.items():
                 speed = faces_per_second(session, faces, args.repeats)
-                rows[name]["faces_per_second"] = max(rows[name].get("faces_per_second", 0.0), speed)
+                key = f"{kind}_faces_per_second"
+                rows[name][key] = max(rows[name].get(key, 0.0), speed)
 
     cpu = cpu_description()
     settings = {k: getattr(args, k) for k in ("threads", "batch", "repeats", "rounds")}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "shape_speed.json").write_text(json.dumps({"cpu": cpu, **settings, "shapes": rows}, indent=2) + "\n")
-    reference = next(iter(rows.values()))["faces_per_second"]
+    reference = next(iter(rows.values()))["fp32_faces_per_second"]
     lines = [
-        f"CPU: {cpu['model']} ({cpu['flags']}); fp32 ONNX, {args.threads} threads, batches of {args.batch}, "
-        f"best of {args.rounds} rounds",
+        f"CPU: {cpu['model']} ({cpu['flags']}); {' and '.join(kinds)} ONNX, {args.threads} threads, "
+        f"batches of {args.batch}, best of {args.rounds} rounds; speeds relative to the first shape in fp32",
         "",
-        "| shape | parameters | multiply-adds | faces/s | vs the first |",
-        "|---|---|---|---|---|",
+        "| shape | parameters | multiply-adds | " + " | ".join(f"{k} faces/s | {k} vs the first" for k in kinds) + " |",
+        "|---|---|---|" + "---|---|" * len(kinds),
     ]
     for name, row in rows.items():
+        speeds = [row[f"{kind}_faces_per_second"] for kind in kinds]
         lines.append(
-            f"| {name} | {row['parameters'] / 1e6:.2f} M | {row['multiply_adds'] / 1e6:.1f} M "
-            f"| {row['faces_per_second']:,.0f} | {row['faces_per_second'] / reference:.2f}x |"
+            f"| {name} | {row['parameters'] / 1e6:.2f} M | {row['multiply_adds'] / 1e6:.1f} M | "
+            + " | ".join(f"{speed:,.0f} | {speed / reference:.2f}x" for speed in speeds)
+            + " |"
         )
     table = "\n".join(lines) + "\n"
     (args.out / "shape_speed.md").write_text(table)

@@ -112,7 +112,7 @@ def test_the_fast_tiers_reshaped_rows_change_only_the_networks_shape_and_the_fac
 
     rows = STUDIES["fast"].rows
     reference = load_recipe(*rows["fast tier, three ResNet-18 teachers"]).to_dict()
-    assert len(RESHAPED_ROWS) == 4
+    assert len(RESHAPED_ROWS) == 6
     for name in RESHAPED_ROWS:
         recipe = load_recipe(*rows[name])
         settings = recipe.to_dict()
