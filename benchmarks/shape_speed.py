@@ -6,8 +6,8 @@ before it is trained; writes benchmarks/results/shape_speed.{json,md}.
 Each shape (a recipe's network, its ``model.kwargs`` and the face size it is fed) is built with random
 weights, exported to ONNX and run by onnxruntime on random faces; the shapes take turns over several
 rounds and each keeps its best round, so a busy moment of the machine does not land on one shape.
-With ``--int8`` each shape also runs quantized in the shipped scheme (``bfer export --int8``'s,
-calibrated on the random faces: the arithmetic, not the answers, is what is timed).
+With ``--int8`` each shape also runs quantized in the scheme ``bfer export --int8`` ships, calibrated
+on the random faces (the arithmetic, not the answers, is what is timed).
 The model alone: no resizing or scoring (benchmarks/inference_speed.py measures what predict runs).
 Speeds are this CPU's (its flags head the table; int8 gains far more on CPUs with VNNI than on
 AVX2-only ones); compare shapes within one run.
