@@ -90,6 +90,10 @@ RESHAPED_ROWS = (
     + [wider(widths) for widths in WIDER]
 )
 
+# ... or trained with RepVGG's 1x1 and identity branches beside each 3x3 layer, folded into it for
+# inference: more to train, the same network to run
+REPVGG = "fast tier, R18 teachers, RepVGG branches in training"
+
 
 def reshaped_overrides(
     widths: tuple[int, ...], name: str, size: int | None = None, depths: tuple[int, ...] = (1, 2, 2, 2)
@@ -165,6 +169,7 @@ STUDIES = {
                 wider(widths): (FAST, reshaped_overrides(widths, f"fer2013_fast_r18_{widths[0]}w", depths=(2, 2, 2, 2)))
                 for widths in WIDER
             },
+            REPVGG: (FAST, [f"distill.targets={R18}", "model.kwargs={repvgg: true}", "name=fer2013_fast_r18_repvgg"]),
             "fast tier, label issues left out (held-out teachers)": (
                 FAST,
                 ["distill=null", f"data.drop_label_issues={HELD_OUT}", "name=fer2013_fast_clean"],
@@ -187,7 +192,7 @@ STUDIES = {
             ("fast tier, the default's two seeds as teachers", "fast tier (distilled)"),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
-            *[(name, "fast tier, three ResNet-18 teachers") for name in RESHAPED_ROWS],
+            *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],
             ("fast tier, label issues left out (held-out teachers)", "fast tier without distillation"),
             ("fast tier, label issues left out (FER+ votes)", "fast tier without distillation"),
         ],

@@ -36,6 +36,18 @@ def test_onnx_matches_pytorch_with_a_dynamic_batch(tmp_path, name):
     assert onnx_backend.description == TorchBackend(path).description  # the whole model-file contract
 
 
+def test_a_repvgg_network_exports_as_the_plain_network_it_folds_into(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    repvgg = random_checkpoint(tmp_path / "repvgg.safetensors", kwargs={"repvgg": True})
+    plain = random_checkpoint(tmp_path / "plain.safetensors")
+    paths = [export_onnx(path, tmp_path / f"{path.stem}.onnx") for path in (repvgg, plain)]
+    graphs = [onnx.load(str(path)).graph for path in paths]
+    assert [node.op_type for node in graphs[0].node] == [node.op_type for node in graphs[1].node]
+    assert sum(node.op_type == "Conv" for node in graphs[0].node) == 8
+    faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48, 1), dtype=np.uint8)
+    assert torch.allclose(load_backend(paths[0]).logits(faces), TorchBackend(repvgg).logits(faces), atol=1e-4)
+
+
 def test_a_model_runs_its_own_test_time_augmentation_unless_told_otherwise(tmp_path):
     path = random_checkpoint(tmp_path / "flip.safetensors", tta="flip")
     faces = np.random.default_rng(3).integers(0, 256, (6, 48, 48, 1), dtype=np.uint8)

@@ -1,11 +1,14 @@
-"""The compact VGG's shape arguments: widths and per-stage depths, as a recipe's model.kwargs gives them."""
+"""The compact VGG's shape arguments (widths and per-stage depths, as a recipe's model.kwargs gives them)
+and its RepVGG branches."""
 
 import pytest
 import torch
 from torch import nn
 
-from balanced_fer.models import create_model
+from balanced_fer.models import create_model, load_model
+from balanced_fer.models.compact import RepConvBN
 from balanced_fer.models.registry import model_kwargs_problems
+from helpers import random_checkpoint
 
 
 def _conv_widths(model: nn.Module) -> list[int]:
@@ -27,3 +30,39 @@ def test_widths_and_depths_from_a_recipe_reshape_the_network():
 def test_depths_that_do_not_fit_the_widths_are_a_recipe_problem(depths):
     (problem,) = model_kwargs_problems("vgg_compact_s", {"depths": depths})
     assert f"depths {depths} must give each of the 4 stages one layer or more" in problem
+
+
+def _randomise_batch_norms(module: nn.Module) -> None:
+    generator = torch.Generator().manual_seed(0)
+    for bn in module.modules():
+        if isinstance(bn, nn.BatchNorm2d):
+            for tensor in (bn.weight.data, bn.bias.data, bn.running_mean):
+                tensor.copy_(torch.randn(tensor.shape, generator=generator))
+            bn.running_var.copy_(torch.rand(bn.running_var.shape, generator=generator) + 0.5)
+
+
+@pytest.mark.parametrize(("cin", "cout"), [(16, 16), (16, 32)])
+def test_repvgg_branches_fold_into_one_convolution_that_computes_the_same(cin, cout):
+    block = RepConvBN(cin, cout)
+    assert (block.identity is None) == (cin != cout)
+    _randomise_batch_norms(block)
+    x = torch.randn(2, cin, 11, 11)
+    branches = block.eval()(x)
+    block.reparameterize()
+    assert [type(m) for m in block.children()] == [nn.Conv2d] and block.folded.weight.shape == (cout, cin, 3, 3)
+    assert torch.allclose(block(x), branches, atol=1e-4)
+    assert not torch.allclose(block(x), torch.relu(block.folded(x) - 0.1), atol=1e-2)  # the bias counts
+
+
+def test_a_repvgg_network_has_the_usual_shape_and_folds_into_it_for_inference(tmp_path):
+    model = create_model("vgg_compact_s", 7, repvgg=True)
+    assert [m.conv3[0].out_channels for m in model.features if isinstance(m, RepConvBN)] == _conv_widths(
+        create_model("vgg_compact_s", 7)
+    )
+    path = random_checkpoint(tmp_path / "repvgg.safetensors", kwargs={"repvgg": True})
+    trainable, _ = load_model(path)
+    folded, _ = load_model(path, for_inference=True)
+    assert _conv_widths(folded) == [16, 16, 32, 32, 64, 64, 128, 128]
+    x = torch.randn(3, 1, 44, 44)
+    assert torch.allclose(folded(x), trainable(x), atol=1e-4)
+    assert len(_conv_widths(trainable)) == 16  # the file keeps the branches, so training can go on

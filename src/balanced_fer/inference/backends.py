@@ -32,7 +32,7 @@ class TorchBackend:
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path = Path(path)
-        self.model, self.description = load_model(path, device)
+        self.model, self.description = load_model(path, device, for_inference=True)
         self.model.to(memory_format=torch.channels_last)
         self.device = device
 

@@ -51,7 +51,7 @@ def export_onnx(
     checkpoint's: with ``validation`` (a dataset and split) its own figures are measured and stored
     beside the checkpoint's (``validation["int8"]`` and ``["float"]``)."""
     onnx = _import_onnx()
-    model, description = load_model(checkpoint)
+    model, description = load_model(checkpoint, for_inference=True)
     pre = description.preprocessing
     example = torch.zeros(1, pre.channels, pre.input_size, pre.input_size)
     out = Path(out)

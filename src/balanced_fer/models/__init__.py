@@ -1,7 +1,7 @@
 """Model zoo: one registry, one module per family."""
 
 from . import compact, rasn, resnet  # noqa: F401  (registration)
-from .base import Classifier
+from .base import Classifier, reparameterize_model
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .description import Architecture, Calibration, ModelDescription, Preprocessing, Provenance, Quantization
 from .predict import predict_logits, prepare_batch
@@ -30,5 +30,6 @@ __all__ = [
     "predict_logits",
     "prepare_batch",
     "register_model",
+    "reparameterize_model",
     "save_checkpoint",
 ]

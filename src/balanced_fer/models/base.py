@@ -36,3 +36,13 @@ class Classifier(nn.Module):
 def pooling(dropout: float) -> nn.Sequential:
     """Global average pooling, flattening and dropout: map (N, C, H, W) -> (N, C)."""
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
+
+
+def reparameterize_model(model: nn.Module) -> nn.Module:
+    """Fold the branches a model trains with into the layers inference runs (every submodule with a
+    ``reparameterize`` method, such as RepVGG's), in place; the result is for inference, not training
+    or saving (its weights no longer fit its architecture's)."""
+    for module in list(model.modules()):
+        if module is not model and callable(getattr(module, "reparameterize", None)):
+            module.reparameterize()
+    return model

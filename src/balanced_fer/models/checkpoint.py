@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import BalancedFerError
 from ..pretrained import resolve_model
+from .base import reparameterize_model
 from .description import META_KEY, ModelDescription
 
 STATE_KEY = "balanced_fer_state"  # a training state's own header entry (optimizer, epoch, history)
@@ -134,8 +135,12 @@ def unflatten_state(state: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return state
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelDescription]:
-    """Rebuild a model from a model file (or a training state) in eval mode, with its description."""
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", for_inference: bool = False
+) -> tuple[torch.nn.Module, ModelDescription]:
+    """Rebuild a model from a model file (or a training state) in eval mode, with its description;
+    ``for_inference`` also folds the branches it trained with (:func:`~.base.reparameterize_model`), so
+    it runs faster but can no longer be trained or saved."""
     from .registry import create_model
 
     tensors, description = load_checkpoint(path)
@@ -149,4 +154,5 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
         model.load_state_dict(weights)
     except RuntimeError as err:
         raise BalancedFerError(f"{path}: weights do not fit model {spec.name!r} ({err})") from None
-    return model.to(device).eval(), description
+    model = model.to(device).eval()
+    return (reparameterize_model(model) if for_inference else model), description

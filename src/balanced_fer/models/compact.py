@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import Classifier, pooling
@@ -15,9 +16,57 @@ def conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+def fold_bn(weight: torch.Tensor, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The kernel and bias of a bias-free convolution followed by ``bn`` (in eval mode) as one convolution."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return weight * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
+
+
+class RepConvBN(nn.Module):
+    """A 3x3 conv-BN-ReLU that trains with two more branches summed before the ReLU: a 1x1 conv-BN and,
+    where the width does not change, a BN of the input itself (RepVGG, Ding et al., CVPR 2021).
+    :meth:`reparameterize` folds the three into one 3x3 convolution with a bias, which computes the same
+    as the branches in eval mode and costs what :func:`conv_bn` costs."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv3 = nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.conv1 = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.identity = nn.BatchNorm2d(cout) if cin == cout else None
+        self.folded: nn.Conv2d | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded is not None:
+            return F.relu(self.folded(x))
+        out = self.conv3(x) + self.conv1(x)
+        if self.identity is not None:
+            out = out + self.identity(x)
+        return F.relu(out)
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Replace the branches by the one convolution they compute in eval mode (for inference only)."""
+        if self.folded is not None:
+            return
+        weight, bias = fold_bn(self.conv3[0].weight, self.conv3[1])
+        weight_1x1, bias_1x1 = fold_bn(self.conv1[0].weight, self.conv1[1])
+        weight, bias = weight + F.pad(weight_1x1, [1, 1, 1, 1]), bias + bias_1x1
+        if self.identity is not None:
+            width = weight.shape[0]
+            eye = torch.eye(width, dtype=weight.dtype, device=weight.device).view(width, width, 1, 1)
+            weight_id, bias_id = fold_bn(F.pad(eye, [1, 1, 1, 1]), self.identity)
+            weight, bias = weight + weight_id, bias + bias_id
+        folded = nn.Conv2d(weight.shape[1], weight.shape[0], 3, 1, 1).to(weight.device)
+        folded.weight.copy_(weight)
+        folded.bias.copy_(bias)
+        self.folded = folded
+        del self.conv3, self.conv1, self.identity
+
+
 class CompactVGG(Classifier):
     """Stages of 3x3 conv-BN-ReLU layers (``depths``, two each by default), max-pooling between stages,
-    global average pooling."""
+    global average pooling. With ``repvgg`` each layer trains with RepVGG's extra branches
+    (:class:`RepConvBN`), which :func:`~.base.reparameterize_model` folds away: the same network at inference."""
 
     def __init__(
         self,
@@ -26,6 +75,7 @@ class CompactVGG(Classifier):
         widths: Sequence[int] = (32, 64, 128, 256),
         depths: Sequence[int] = (2, 2, 2, 2),
         dropout: float = 0.3,
+        repvgg: bool = False,
     ):
         super().__init__()
         if len(depths) != len(widths) or min(depths) < 1:
@@ -36,7 +86,7 @@ class CompactVGG(Classifier):
             if i:
                 layers.append(nn.MaxPool2d(2))
             for _ in range(depth):
-                layers.append(conv_bn(cin, width))
+                layers.append(RepConvBN(cin, width) if repvgg else conv_bn(cin, width))
                 cin = width
         self.features = nn.Sequential(*layers)
         self.num_features = cin
