@@ -54,6 +54,10 @@ VOTE_SETTINGS = ["distill.temperature=1", "distill.alpha=0.5", "name=fer2013_fas
 # made as in docs/benchmarks.md ("Teachers that never saw the face")
 PAIR = "data/fer2013_default_pair_teachers.safetensors"  # the default and its seed-1 twin, flip TTA
 HELD_OUT = "data/fer2013_held_out_teachers.safetensors"
+# the default scoring each augmented batch as the student sees it (consistent teaching), not the faces
+# once; no TTA, as the student's augmentation flips half the faces
+LIVE = "fast tier, the default as a live teacher (consistent teaching)"
+LIVE_SETTINGS = ["distill.teachers=[default]", "distill.live=true", "distill.tta=none"]
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -152,6 +156,7 @@ STUDIES = {
                 FAST,
                 [f"distill.targets={PAIR}", "name=fer2013_fast_pair"],
             ),
+            LIVE: (FAST, ["distill.targets=null", *LIVE_SETTINGS, "name=fer2013_fast_live"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -190,6 +195,7 @@ STUDIES = {
             ("fast tier, held-out teachers", "fast tier without distillation"),
             ("fast tier, held-out teachers", "fast tier (distilled)"),
             ("fast tier, the default's two seeds as teachers", "fast tier (distilled)"),
+            (LIVE, "fast tier (distilled)"),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],

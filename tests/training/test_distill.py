@@ -19,7 +19,7 @@ from balanced_fer.training.distill import (
     soft_targets_sources,
     soften,
 )
-from helpers import run_cli, write_toy_recipe
+from helpers import random_checkpoint, run_cli, write_toy_recipe
 
 
 def test_the_loss_is_zero_when_the_student_matches_and_pulls_towards_the_teacher():
@@ -79,6 +79,39 @@ def test_a_student_learns_from_a_teacher_or_from_its_soft_targets(toy, tmp_path,
         [*train, "--out", str(tmp_path / "both"), *direct, "--set", f"distill.targets={targets}"], capsys
     )
     assert code == 2 and "name distill.teachers or distill.targets, not both" in err
+
+
+def test_live_teachers_score_the_batch_the_student_sees_in_its_class_order(tmp_path):
+    from balanced_fer.labels import SEVEN_CLASSES
+    from balanced_fer.models import Preprocessing, load_model
+    from balanced_fer.training.distill import LiveTeachers
+
+    path = random_checkpoint(tmp_path / "teacher.safetensors")
+    classes = list(reversed(SEVEN_CLASSES))
+    teachers = LiveTeachers([path], classes, Preprocessing(size=48, input_size=44), tta="none")
+    x = torch.randn(5, 1, 44, 44)
+    model, _ = load_model(path)
+    expected = torch.log_softmax(model(x), 1)[:, [SEVEN_CLASSES.index(c) for c in classes]]
+    assert torch.allclose(teachers(x), expected, atol=1e-5)
+    flipped = LiveTeachers([path], classes, Preprocessing(size=48, input_size=44), tta="flip")
+    mirrored = torch.log_softmax((model(x) + model(x.flip(3))) / 2, 1)[:, [SEVEN_CLASSES.index(c) for c in classes]]
+    assert torch.allclose(flipped(x), mirrored, atol=1e-5)
+    with pytest.raises(Exception, match="a live teacher must take the student's input"):
+        LiveTeachers([path], classes, Preprocessing(size=64, input_size=56))
+
+
+def test_a_student_trains_with_live_teachers_and_the_recipe_says_which(toy, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
+    train = ["train", str(toy / "toy.yaml"), "--no-progress"]
+    assert run_cli([*train, "--out", str(tmp_path / "teacher")], capsys)[0] == 0
+    teacher = tmp_path / "teacher" / "final.safetensors"
+    live = ["--set", f"distill.teachers=[{teacher}]", "--set", "distill.live=true", "--set", "augment.mixup=0.2"]
+    assert run_cli([*train, "--out", str(tmp_path / "student"), *live], capsys)[0] == 0
+    _, description = load_checkpoint(tmp_path / "student" / "final.safetensors")
+    assert description.recipe["distill"]["live"] is True
+    assert description.trained_prior_weight == pytest.approx(1.0)  # CE labels and a CE teacher
+    code, _, err = run_cli([*train, "--out", str(tmp_path / "none"), "--set", "distill.live=true"], capsys)
+    assert code == 2 and "distill.live needs distill.teachers" in err
 
 
 def test_the_fast_tiers_control_is_its_recipe_without_distillation(shared_datasets, cache_dir):

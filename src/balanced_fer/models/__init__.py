@@ -4,7 +4,7 @@ from . import compact, rasn, resnet  # noqa: F401  (registration)
 from .base import Classifier, reparameterize_model
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .description import Architecture, Calibration, ModelDescription, Preprocessing, Provenance, Quantization
-from .predict import predict_logits, prepare_batch
+from .predict import batch_logits, predict_logits, prepare_batch
 from .registry import (
     create_model,
     default_input_size,
@@ -21,6 +21,7 @@ __all__ = [
     "Preprocessing",
     "Provenance",
     "Quantization",
+    "batch_logits",
     "create_model",
     "default_input_size",
     "list_models",

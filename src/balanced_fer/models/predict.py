@@ -19,6 +19,14 @@ def prepare_batch(
     return center_crop(x, preprocessing.input_size)
 
 
+def batch_logits(model: nn.Module, x: torch.Tensor, tta: str = "none") -> torch.Tensor:
+    """Logits of a prepared batch; ``tta="flip"`` averages the logits of each face and its mirror."""
+    logits = model(x).float()
+    if tta == "flip":
+        logits = (logits + model(torch.flip(x, dims=[3])).float()) / 2
+    return logits
+
+
 @torch.no_grad()
 def predict_logits(
     model: nn.Module,
@@ -40,9 +48,6 @@ def predict_logits(
         x = prepare_batch(images[start : start + batch_size], preprocessing, device)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        logits = model(x).float()
-        if tta == "flip":
-            logits = (logits + model(torch.flip(x, dims=[3])).float()) / 2
-        outputs.append(logits.cpu())
+        outputs.append(batch_logits(model, x, tta).cpu())
     model.train(was_training)
     return torch.cat(outputs) if outputs else torch.empty(0)

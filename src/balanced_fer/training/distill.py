@@ -6,6 +6,8 @@ teacher's own preprocessing and with its test-time augmentation (flip by default
 without TTA inherits what TTA gave the teachers. Several teachers are ensembled by averaging their
 log-probabilities. The targets can be written to a file (``bfer soft-targets``, fp16, about 0.4 MB for
 FER2013's 28,709 faces and 7 classes) and committed, so a student retrains without the teachers.
+Or the teachers run during training (:class:`LiveTeachers`) and score each augmented batch as the
+student sees it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..data import FaceDataset, load_arrays
 from ..data.folds import assign_folds
 from ..data.matching import match_faces
 from ..errors import BalancedFerError
-from ..models import load_model, predict_logits
+from ..models import Preprocessing, batch_logits, load_model, predict_logits
 from ..models.description import TTA_MODES
 
 TARGETS_KEY = "balanced_fer_soft_targets"
@@ -78,6 +80,51 @@ def teacher_log_probs(
             )
     ensemble = (torch.stack(outputs) * scored[..., None]).sum(0) / scored.sum(0)[:, None]
     return ensemble.log_softmax(1), labels, float(np.mean(prior_weights))
+
+
+class LiveTeachers:
+    """Teachers that score every augmented (and mixed) batch as the student sees it, instead of the
+    un-augmented faces once: "consistent teaching" (Beyer et al., CVPR 2022, "Knowledge distillation: a
+    good teacher is patient and consistent"), where the student learns the teachers' function on the
+    very views it trains on. Each step costs the teachers' forward passes; they must take the student's
+    input, so their preprocessing must be the student's."""
+
+    def __init__(
+        self,
+        teachers: Sequence[str | Path],
+        class_names: Sequence[str],
+        preprocessing: Preprocessing,
+        *,
+        tta: str = "flip",
+        device: torch.device | str = "cpu",
+    ):
+        if not teachers:
+            raise BalancedFerError("distillation needs at least one teacher checkpoint")
+        self.tta = tta
+        self.models, self.columns, prior_weights = [], [], []
+        for teacher in teachers:
+            model, description = load_model(teacher, device, for_inference=True)
+            missing = [c for c in class_names if c not in description.class_names]
+            if missing:
+                raise BalancedFerError(f"{teacher}: the teacher does not know the classes {missing}")
+            if description.preprocessing != preprocessing:
+                raise BalancedFerError(
+                    f"{teacher}: a live teacher must take the student's input ({preprocessing}), "
+                    f"not {description.preprocessing}; score the faces once instead (distill.live false)"
+                )
+            self.models.append(model)
+            self.columns.append([description.class_names.index(c) for c in class_names])
+            prior_weights.append(description.trained_prior_weight)
+        self.prior_weight = float(np.mean(prior_weights))
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The ensemble's (N, K) log-probabilities for a batch of the student's input."""
+        outputs = [
+            F.log_softmax(batch_logits(model, x, self.tta)[:, columns], dim=1)
+            for model, columns in zip(self.models, self.columns)
+        ]
+        return torch.stack(outputs).mean(0).log_softmax(1)
 
 
 def held_out_fold(teacher: str | Path, recipe: dict | None, split: str) -> tuple[int, int]:

@@ -97,6 +97,7 @@ class DistillConfig:
     targets: str | None = None  # or their soft targets on the training faces (bfer soft-targets)
     tta: str = "flip"  # the teachers' test-time augmentation, folded into the targets
     held_out: bool = False  # each teacher scores only the faces its recipe held out (data.held_out_fold)
+    live: bool = False  # the teachers score each augmented batch as the student sees it, not the faces once
     temperature: float = 4.0
     alpha: float = 0.5  # weight of the teachers' term; the labels' loss gets 1 - alpha
 
@@ -203,6 +204,10 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
         (
             not recipe.distill.held_out or recipe.distill.teachers,
             "distill.held_out needs distill.teachers (a targets file was made with or without it)",
+        ),
+        (
+            not recipe.distill.live or (recipe.distill.teachers and not recipe.distill.held_out),
+            "distill.live needs distill.teachers (checkpoints to run) and does not combine with distill.held_out",
         ),
         (
             recipe.data.held_out_fold is None or 0 <= recipe.data.held_out_fold < recipe.data.folds,

@@ -39,7 +39,7 @@ from ..models.checkpoint import (
     save_checkpoint,
     unflatten_state,
 )
-from .distill import check_labels, distillation_loss, load_soft_targets, soften, teacher_log_probs
+from .distill import LiveTeachers, check_labels, distillation_loss, load_soft_targets, soften, teacher_log_probs
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .label_issues import find_label_issues
 from .recipe import DEVICES, Recipe
@@ -245,7 +245,21 @@ class Trainer:
         self.memory_format = torch.channels_last if r.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.loss_fn = build_loss(r.loss.name, self.data.train_counts, **r.loss.kwargs).to(self.device)
+        self.preprocessing = Preprocessing(size=r.data.size, input_size=r.data.input_size, channels=r.data.channels)
         self.teacher, self.teacher_prior_weight = self._teacher_targets()
+        self.live_teachers = (
+            LiveTeachers(
+                r.distill.teachers,
+                self.data.class_names,
+                self.preprocessing,
+                tta=r.distill.tta,
+                device=self.device,
+            )
+            if r.distill.live
+            else None
+        )
+        if self.live_teachers is not None:
+            self.teacher_prior_weight = self.live_teachers.prior_weight
         self.optimizer = build_optimizer(r, self.model)
         self.batch = r.optim.batch_size // self.env.world_size
         if self.batch < 1 or r.optim.batch_size % self.env.world_size:
@@ -274,7 +288,6 @@ class Trainer:
             else images
         )
         self.train_labels = torch.from_numpy(self.data.train.labels).to(self.device)
-        self.preprocessing = Preprocessing(size=r.data.size, input_size=r.data.input_size, channels=r.data.channels)
 
     def _restore(self) -> None:
         tensors, description, state = load_training_state(self.last_path)
@@ -296,7 +309,7 @@ class Trainer:
         cfg = self.recipe.distill
         if cfg.targets:
             log_probs, prior_weight = load_soft_targets(cfg.targets, self.data.train.labels)
-        elif cfg.teachers:
+        elif cfg.teachers and not cfg.live:
             data = self.recipe.data
             dataset = open_dataset(data.train, **data.options)
             log_probs, labels, prior_weight = teacher_log_probs(
@@ -317,7 +330,7 @@ class Trainer:
         """The training prior the scores follow: the labels' share after what the loss and sampler
         remove, blended with the teachers' by the distillation weight."""
         labels = 1.0 - self.loss_fn.prior_removed - sampler_prior_removed(self.recipe.sampler)
-        if self.teacher is None:
+        if self.teacher is None and self.live_teachers is None:
             return labels
         alpha = self.recipe.distill.alpha
         return (1 - alpha) * labels + alpha * self.teacher_prior_weight
@@ -418,6 +431,21 @@ class Trainer:
             "images_per_s": round(seen * self.env.world_size / seconds, 1),
         }
 
+    def _taught(
+        self, x: torch.Tensor, rows: torch.Tensor, perm: torch.Tensor | None, lam: float
+    ) -> torch.Tensor | None:
+        """The teachers' probabilities (at the distillation temperature) for a batch, if distilling."""
+        temperature = self.recipe.distill.temperature
+        if self.live_teachers is not None:  # they score the batch the student sees, mixed or not
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                return soften(self.live_teachers(x).float(), temperature)
+        if self.teacher is None:
+            return None
+        taught = soften(self.teacher[rows], temperature)
+        if perm is not None:  # a mixed image is taught the same mix of its sources' targets
+            taught = lam * taught + (1 - lam) * taught[perm]
+        return taught
+
     def _train_step(self, idx: np.ndarray) -> float:
         r = self.recipe
         for group in self.optimizer.param_groups:
@@ -439,11 +467,9 @@ class Trainer:
         loss = self.loss_fn(logits, targets)
         if perm is not None:
             loss = lam * loss + (1 - lam) * self.loss_fn(logits, targets[perm])
-        if self.teacher is not None:
+        taught = self._taught(x, rows, perm, lam)
+        if taught is not None:
             cfg = r.distill
-            taught = soften(self.teacher[rows], cfg.temperature)
-            if perm is not None:  # a mixed image is taught the same mix of its sources' targets
-                taught = lam * taught + (1 - lam) * taught[perm]
             loss = (1 - cfg.alpha) * loss + cfg.alpha * distillation_loss(logits, taught, cfg.temperature)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
