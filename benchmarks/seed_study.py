@@ -12,7 +12,9 @@
   default alone), and of ResNet-18 teachers (three on all faces, or five held-out ones; trained on a
   GPU), also with the network reshaped at about its cost (one layer at 44 px, a wider last stage:
   ``model.kwargs``; or smaller faces and wider stages: ``data.size``) or made wider at 1.6x and 2.2x
-  its cost (what an int8 file might afford at the same speed); and the control with the faces
+  its cost (what an int8 file might afford at the same speed), or trained with RepVGG's branches
+  (folded away for inference); the student taught live by the default, which scores each augmented
+  batch as the student sees it (``distill.live``); and the control with the faces
   confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
   FER+'s votes (``data.drop_label_issues``).
 

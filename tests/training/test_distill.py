@@ -206,6 +206,23 @@ def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp
     assert code == 2 and "not allowed with argument" in err
 
 
+def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
+    from balanced_fer.training.recipe import load_recipe
+    from seed_study import LIVE, REPVGG, STUDIES
+
+    rows = STUDIES["fast"].rows
+
+    def changes(row: str, reference: str) -> dict:
+        settings, base = load_recipe(*rows[row]).to_dict(), load_recipe(*rows[reference]).to_dict()
+        return {key: value for key, value in settings.items() if value != base[key] and key != "name"}
+
+    repvgg = changes(REPVGG, "fast tier, three ResNet-18 teachers")
+    assert set(repvgg) == {"model"} and repvgg["model"]["kwargs"] == {"repvgg": True}
+    live = changes(LIVE, "fast tier (distilled)")
+    assert set(live) == {"distill"} and live["distill"]["live"] and live["distill"]["teachers"] == ["default"]
+    assert live["distill"]["targets"] is None
+
+
 def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):
     from balanced_fer.data.folds import assign_folds
     from balanced_fer.training.distill import teacher_log_probs
