@@ -60,6 +60,7 @@ HELD_OUT = "data/fer2013_held_out_teachers.safetensors"
 # once; no TTA, as the student's augmentation flips half the faces
 LIVE = "fast tier, the default as a live teacher (consistent teaching)"
 LIVE_SETTINGS = ["distill.teachers=[default]", "distill.live=true", "distill.tta=none"]
+LIVE_LONG = "fast tier, the default as a live teacher, 50 epochs"  # patient as well as consistent
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -159,6 +160,10 @@ STUDIES = {
                 [f"distill.targets={PAIR}", "name=fer2013_fast_pair"],
             ),
             LIVE: (FAST, ["distill.targets=null", *LIVE_SETTINGS, "name=fer2013_fast_live"]),
+            LIVE_LONG: (
+                FAST,
+                ["distill.targets=null", *LIVE_SETTINGS, "schedule.epochs=50", "name=fer2013_fast_live_long"],
+            ),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -198,6 +203,7 @@ STUDIES = {
             ("fast tier, held-out teachers", "fast tier (distilled)"),
             ("fast tier, the default's two seeds as teachers", "fast tier (distilled)"),
             (LIVE, "fast tier (distilled)"),
+            (LIVE_LONG, LIVE),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],
