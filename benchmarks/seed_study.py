@@ -56,10 +56,9 @@ VOTE_SETTINGS = ["distill.temperature=1", "distill.alpha=0.5", "name=fer2013_fas
 # made as in docs/benchmarks.md ("Teachers that never saw the face")
 PAIR = "data/fer2013_default_pair_teachers.safetensors"  # the default and its seed-1 twin, flip TTA
 HELD_OUT = "data/fer2013_held_out_teachers.safetensors"
-# the default scoring each augmented batch as the student sees it (consistent teaching), not the faces
-# once; no TTA, as the student's augmentation flips half the faces
+# the default scoring each augmented batch as the student sees it (consistent teaching), not the faces once
+FAST_LIVE = "configs/fer2013_fast_live.yaml"
 LIVE = "fast tier, the default as a live teacher (consistent teaching)"
-LIVE_SETTINGS = ["distill.teachers=[default]", "distill.live=true", "distill.tta=none"]
 LIVE_LONG = "fast tier, the default as a live teacher, 50 epochs"  # patient as well as consistent
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
@@ -159,11 +158,8 @@ STUDIES = {
                 FAST,
                 [f"distill.targets={PAIR}", "name=fer2013_fast_pair"],
             ),
-            LIVE: (FAST, ["distill.targets=null", *LIVE_SETTINGS, "name=fer2013_fast_live"]),
-            LIVE_LONG: (
-                FAST,
-                ["distill.targets=null", *LIVE_SETTINGS, "schedule.epochs=50", "name=fer2013_fast_live_long"],
-            ),
+            LIVE: (FAST_LIVE, []),
+            LIVE_LONG: (FAST_LIVE, ["schedule.epochs=50", "name=fer2013_fast_live_long"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,

@@ -39,6 +39,34 @@ def test_overrides_and_unknown_keys(tmp_path):
         load_recipe(tmp_path / "none.yaml")
 
 
+def test_a_recipe_builds_on_its_base_section_by_section(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "name: base\nmodel: {name: vgg_compact_s}\noptim: {lr: 0.05, momentum: 0.8}\n"
+        "distill: {targets: t.safetensors, alpha: 0.7}\naugment: {flip: 0.3}\n"
+    )
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.yaml"
+    child.write_text("base: ../base.yaml\noptim: {lr: 0.01}\ndistill: {targets: null, teachers: [a.safetensors]}\n")
+    recipe = load_recipe(child, ["augment.flip=0.1"])
+    assert recipe.name == "child" and recipe.model.name == "vgg_compact_s"  # the name is never inherited
+    assert (recipe.optim.lr, recipe.optim.momentum) == (0.01, 0.8)
+    assert recipe.distill.targets is None and recipe.distill.teachers == ["a.safetensors"]
+    assert recipe.distill.alpha == 0.7 and recipe.augment.flip == 0.1
+    grandchild = tmp_path / "sub" / "grandchild.yaml"
+    grandchild.write_text("base: child.yaml\naugment: null\n")
+    defaults = load_recipe(values={"model": {"name": "vgg_compact_s"}}).augment
+    assert load_recipe(grandchild).optim.lr == 0.01 and load_recipe(grandchild).augment == defaults  # not 0.3
+    (tmp_path / "base.yaml").write_text("base: sub/child.yaml\n")
+    with pytest.raises(BalancedFerError, match="base.yaml: base sub/child.yaml leads back to itself"):
+        load_recipe(child)
+    child.write_text("base: ../missing.yaml\n")
+    with pytest.raises(BalancedFerError, match=r"missing.yaml: recipe file not found \(the base of .*child.yaml\)"):
+        load_recipe(child)
+    child.write_text("base: [a, b]\n")
+    with pytest.raises(BalancedFerError, match="base must be the path of another recipe file"):
+        load_recipe(child)
+
+
 def test_checkpoint_atomic_and_self_describing(tmp_path):
     from balanced_fer.models.checkpoint import load_training_state
 

@@ -251,21 +251,51 @@ def apply_override(values: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw)
 
 
+def merge_sections(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` over ``base``, section by section: a mapping in both is merged key by key, anything
+    else (a number, a list, ``null``) replaces what the base had."""
+    merged = dict(base)
+    for key, value in values.items():
+        inherited = merged.get(key)
+        merged[key] = (
+            merge_sections(inherited, value) if isinstance(value, dict) and isinstance(inherited, dict) else value
+        )
+    return merged
+
+
+def read_recipe_file(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe file's values. One that says ``base: OTHER.yaml`` (a path relative to it) is that recipe
+    with its own sections merged over it (:func:`merge_sections`); the name is never inherited."""
+    if not path.is_file():
+        raise BalancedFerError(f"{path}: recipe file not found" + (f" (the base of {chain[-1]})" if chain else ""))
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise BalancedFerError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
+    if not isinstance(data, dict):
+        raise BalancedFerError(f"{path}: a recipe is a mapping of sections, got {type(data).__name__}")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise BalancedFerError(f"{path}: base must be the path of another recipe file, got {base!r}")
+    base_path = path.parent / base
+    if base_path.resolve() in [p.resolve() for p in (*chain, path)]:
+        raise BalancedFerError(f"{path}: base {base} leads back to itself")
+    inherited = read_recipe_file(base_path, (*chain, path))
+    inherited.pop("name", None)
+    return merge_sections(inherited, data)
+
+
 def load_recipe(path: str | Path | None = None, overrides: list[str] = (), values: dict | None = None) -> Recipe:
-    """A recipe from a YAML file (or a dict), with ``--set`` overrides applied."""
+    """A recipe from a YAML file (which may build on a ``base`` recipe) or a dict, with ``--set``
+    overrides applied."""
     data: dict[str, Any] = dict(values or {})
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise BalancedFerError(f"{path}: recipe file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            raise BalancedFerError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
-        if not isinstance(data, dict):
-            raise BalancedFerError(f"{path}: a recipe is a mapping of sections, got {type(data).__name__}")
+        data = read_recipe_file(path)
         data.setdefault("name", path.stem)
     for assignment in overrides:
         apply_override(data, assignment)
