@@ -5,8 +5,8 @@ script measures (never typed by hand).
     python scripts/ship_model.py runs/fer2013_compact --name fer2013_compact --wall-minutes 80
     python scripts/ship_model.py src/balanced_fer/pretrained/fer2013_compact_long.safetensors \
         --name fer2013_compact_long --int8 ../shared/datasets/fer2013 --wall-minutes 117
-    python scripts/ship_model.py runs/seed_study/fast_tier_distilled_seed_0 --name fer2013_fast \
-        --int8 ../shared/datasets/fer2013
+    python scripts/ship_model.py runs/seed_study/fast_tier_the_default_as_a_live_teacher_consistent_teaching_seed_0 \
+        --name fer2013_fast --wall-minutes 38.5
 
 The first argument is a finished ``bfer train`` run folder (its ``final.safetensors`` and curves are
 taken) or a checkpoint, such as an already shipped one, to regenerate its export and card. The card's
@@ -120,7 +120,13 @@ def distillation(recipe: dict) -> str:
     distill = recipe.get("distill") or {}
     if not (distill.get("targets") or distill.get("teachers")):
         return ""
-    how = f"temperature {distill['temperature']}, alpha {distill['alpha']} (the targets' share of the loss)"
+    share = "teachers'" if distill.get("teachers") else "targets'"
+    how = f"temperature {distill['temperature']}, alpha {distill['alpha']} (the {share} share of the loss)"
+    if distill.get("live"):
+        return (
+            f"\n\nTaught live by the teachers {', '.join(f'`{t}`' for t in distill['teachers'])} ({distill['tta']} TTA): "
+            f'they scored every augmented batch as the student saw it (docs/training.md, "Live teachers"), {how}.'
+        )
     if distill.get("teachers"):
         return f"\n\nDistilled from the teachers {', '.join(distill['teachers'])} ({distill['tta']} TTA), {how}."
     sources = soft_targets_sources(ROOT / distill["targets"])

@@ -32,7 +32,7 @@ class Tier:
 TIERS = {
     "default": Tier("fer2013_compact_long", "the most accurate: vgg_compact with flip test-time augmentation"),
     "fast": Tier(
-        "fer2013_fast", "for video and bulk work: a quarter of the default's compute, distilled from it, no TTA"
+        "fer2013_fast", "for video and bulk work: a quarter of the default's compute, taught live by it, no TTA"
     ),
     "ferplus": Tier(
         "ferplus_compact",
