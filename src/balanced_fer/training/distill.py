@@ -21,16 +21,35 @@ import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from torch import nn
 
 from ..data import FaceDataset, load_arrays
 from ..data.folds import assign_folds
 from ..data.matching import match_faces
 from ..errors import BalancedFerError
-from ..models import Preprocessing, batch_logits, load_model, predict_logits
+from ..models import ModelDescription, Preprocessing, batch_logits, load_model, predict_logits
 from ..models.description import TTA_MODES
 
 TARGETS_KEY = "balanced_fer_soft_targets"
 VOTES_SOURCE = "crowd votes"  # how a targets file made from votes names its source
+
+
+def load_teachers(
+    teachers: Sequence[str | Path], class_names: Sequence[str], device: torch.device | str
+) -> list[tuple[nn.Module, ModelDescription, list[int]]]:
+    """Each teacher checkpoint ready to score (eval mode, training-only branches folded), its
+    description, and the columns of its logits in ``class_names``' order; no teacher, or one that lacks
+    a class, is an error naming it."""
+    if not teachers:
+        raise BalancedFerError("distillation needs at least one teacher checkpoint")
+    loaded = []
+    for teacher in teachers:
+        model, description = load_model(teacher, device, for_inference=True)
+        missing = [c for c in class_names if c not in description.class_names]
+        if missing:
+            raise BalancedFerError(f"{teacher}: the teacher does not know the classes {missing}")
+        loaded.append((model, description, [description.class_names.index(c) for c in class_names]))
+    return loaded
 
 
 def teacher_log_probs(
@@ -48,16 +67,10 @@ def teacher_log_probs(
 
     With ``held_out`` each teacher scores only the faces its recipe left out of training
     (``data.held_out_fold``), so every face's target comes from teachers that never saw it."""
-    if not teachers:
-        raise BalancedFerError("distillation needs at least one teacher checkpoint")
     if tta not in TTA_MODES:
         raise BalancedFerError(f"the teachers' test-time augmentation must be {' or '.join(TTA_MODES)}, got {tta!r}")
     outputs, prior_weights, folds, labels = [], [], [], None
-    for teacher in teachers:
-        model, description = load_model(teacher, device)
-        missing = [c for c in dataset.class_names if c not in description.class_names]
-        if missing:
-            raise BalancedFerError(f"{teacher}: the teacher does not know the classes {missing}")
+    for teacher, (model, description, columns) in zip(teachers, load_teachers(teachers, dataset.class_names, device)):
         if held_out:
             folds.append(held_out_fold(teacher, description.recipe, split))
         pre = description.preprocessing
@@ -66,7 +79,6 @@ def teacher_log_probs(
             labels = arrays.labels
         check_labels(arrays.labels, labels, f"{teacher}'s {pre.size} px faces")
         logits = predict_logits(model, arrays.images, pre, device=device, tta=tta)
-        columns = [description.class_names.index(c) for c in dataset.class_names]
         outputs.append(F.log_softmax(logits[:, columns], dim=1))
         prior_weights.append(description.trained_prior_weight)
     scored = torch.ones(len(teachers), len(labels))
@@ -98,22 +110,16 @@ class LiveTeachers:
         tta: str = "flip",
         device: torch.device | str = "cpu",
     ):
-        if not teachers:
-            raise BalancedFerError("distillation needs at least one teacher checkpoint")
         self.tta = tta
         self.models, self.columns, prior_weights = [], [], []
-        for teacher in teachers:
-            model, description = load_model(teacher, device, for_inference=True)
-            missing = [c for c in class_names if c not in description.class_names]
-            if missing:
-                raise BalancedFerError(f"{teacher}: the teacher does not know the classes {missing}")
+        for teacher, (model, description, columns) in zip(teachers, load_teachers(teachers, class_names, device)):
             if description.preprocessing != preprocessing:
                 raise BalancedFerError(
                     f"{teacher}: a live teacher must take the student's input ({preprocessing}), "
                     f"not {description.preprocessing}; score the faces once instead (distill.live false)"
                 )
             self.models.append(model)
-            self.columns.append([description.class_names.index(c) for c in class_names])
+            self.columns.append(columns)
             prior_weights.append(description.trained_prior_weight)
         self.prior_weight = float(np.mean(prior_weights))
 

@@ -246,20 +246,7 @@ class Trainer:
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.loss_fn = build_loss(r.loss.name, self.data.train_counts, **r.loss.kwargs).to(self.device)
         self.preprocessing = Preprocessing(size=r.data.size, input_size=r.data.input_size, channels=r.data.channels)
-        self.teacher, self.teacher_prior_weight = self._teacher_targets()
-        self.live_teachers = (
-            LiveTeachers(
-                r.distill.teachers,
-                self.data.class_names,
-                self.preprocessing,
-                tta=r.distill.tta,
-                device=self.device,
-            )
-            if r.distill.live
-            else None
-        )
-        if self.live_teachers is not None:
-            self.teacher_prior_weight = self.live_teachers.prior_weight
+        self.teacher, self.live_teachers, self.teacher_prior_weight = self._teachers()
         self.optimizer = build_optimizer(r, self.model)
         self.batch = r.optim.batch_size // self.env.world_size
         if self.batch < 1 or r.optim.batch_size % self.env.world_size:
@@ -304,12 +291,18 @@ class Trainer:
         if self.env.is_main:
             log.warning("resuming %s after epoch %d of %d", self.out_dir, self.epoch, self.recipe.schedule.epochs)
 
-    def _teacher_targets(self) -> tuple[torch.Tensor | None, float]:
-        """The teachers' log-probabilities on every training face (rows of ``data.train``), if distilling."""
+    def _teachers(self) -> tuple[torch.Tensor | None, LiveTeachers | None, float]:
+        """If distilling: the teachers' log-probabilities on every training face (rows of ``data.train``),
+        or, with ``distill.live``, the teachers themselves; and their ``trained_prior_weight``."""
         cfg = self.recipe.distill
+        if cfg.live:
+            live = LiveTeachers(
+                cfg.teachers, self.data.class_names, self.preprocessing, tta=cfg.tta, device=self.device
+            )
+            return None, live, live.prior_weight
         if cfg.targets:
             log_probs, prior_weight = load_soft_targets(cfg.targets, self.data.train.labels)
-        elif cfg.teachers and not cfg.live:
+        elif cfg.teachers:
             data = self.recipe.data
             dataset = open_dataset(data.train, **data.options)
             log_probs, labels, prior_weight = teacher_log_probs(
@@ -323,8 +316,8 @@ class Trainer:
             )
             check_labels(labels, self.data.train.labels, "the teachers' training faces")
         else:
-            return None, 0.0
-        return log_probs.to(self.device), prior_weight
+            return None, None, 0.0
+        return log_probs.to(self.device), None, prior_weight
 
     def _trained_prior_weight(self) -> float:
         """The training prior the scores follow: the labels' share after what the loss and sampler
