@@ -14,7 +14,8 @@
   ``model.kwargs``; or smaller faces and wider stages: ``data.size``) or made wider at 1.6x and 2.2x
   its cost (what an int8 file might afford at the same speed), or trained with RepVGG's branches
   (folded away for inference); the student taught live by the default, which scores each augmented
-  batch as the student sees it (``distill.live``); and the control with the faces
+  batch as the student sees it (``distill.live``), also with mixup (the teacher scoring the mixed
+  faces); and the control with the faces
   confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
   FER+'s votes (``data.drop_label_issues``).
 
@@ -60,6 +61,7 @@ HELD_OUT = "data/fer2013_held_out_teachers.safetensors"
 FAST_LIVE = "configs/fer2013_fast_live.yaml"
 LIVE = "fast tier, the default as a live teacher (consistent teaching)"
 LIVE_LONG = "fast tier, the default as a live teacher, 50 epochs"  # patient as well as consistent
+LIVE_MIXUP = "fast tier, the default as a live teacher + mixup (function matching)"  # it scores the mixed image
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -160,6 +162,7 @@ STUDIES = {
             ),
             LIVE: (FAST_LIVE, []),
             LIVE_LONG: (FAST_LIVE, ["schedule.epochs=50", "name=fer2013_fast_live_long"]),
+            LIVE_MIXUP: (FAST_LIVE, ["augment.mixup=0.2", "name=fer2013_fast_live_mixup"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -200,6 +203,7 @@ STUDIES = {
             ("fast tier, the default's two seeds as teachers", "fast tier (distilled)"),
             (LIVE, "fast tier (distilled)"),
             (LIVE_LONG, LIVE),
+            (LIVE_MIXUP, LIVE),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],
