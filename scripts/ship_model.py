@@ -204,7 +204,7 @@ def render_card(
 | post-hoc logit adjustment | logits {"-" if description.post_hoc_tau >= 0 else "+"} {abs(description.post_hoc_tau)} x log(training class frequencies) |
 | test-time augmentation | {description.tta} (in the figures below, and at prediction unless `--tta` says otherwise) |
 | what prediction runs | {runs} |
-| speed of what prediction runs | {speed["faces_per_s"]:,} faces/s in batches of 256, {speed["one_face_ms"]:.2f} ms for one face (`Recognizer.predict_proba` on 48 px crops; {cpu["model"]}, flags {cpu["flags"]}, {speed["threads"]} threads); side by side with `fer`: `python benchmarks/inference_speed.py --model {called}` |
+| speed of what prediction runs | {speed["faces_per_s"]:,} faces/s in batches of 256, {speed["one_face_ms"]:.2f} ms for one face (`Recognizer.predict_proba` on 48 px crops; {cpu["model"]}, flags {cpu["flags"]}, {speed["threads"]} threads); side by side with `fer`: `python benchmarks/inference_speed.py --model {called} --data {val_spec}` |
 | selected at epoch | {description.provenance.epoch} of {recipe["schedule"]["epochs"]} ({selected}) |
 | git commit of the training code | `{description.provenance.git_commit}` |
 | model file format | {description.format_version} (`balanced_fer.models.ModelDescription`) |
