@@ -15,7 +15,8 @@
   its cost (what an int8 file might afford at the same speed), or trained with RepVGG's branches
   (folded away for inference); the student taught live by the default, which scores each augmented
   batch as the student sees it (``distill.live``), also with mixup (the teacher scoring the mixed
-  faces) or with the teacher's flip TTA; and the control with the faces
+  faces), with the teacher's flip TTA, or on the teacher's scores alone at temperature 1 (Beyer et
+  al.'s loss); and the control with the faces
   confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
   FER+'s votes (``data.drop_label_issues``).
 
@@ -63,6 +64,7 @@ LIVE = "fast tier, the default as a live teacher (consistent teaching)"
 LIVE_LONG = "fast tier, the default as a live teacher, 50 epochs"  # patient as well as consistent
 LIVE_MIXUP = "fast tier, the default as a live teacher + mixup (function matching)"  # it scores the mixed image
 LIVE_FLIP = "fast tier, the default as a live teacher with flip TTA"  # the view and its mirror, averaged
+LIVE_KL = "fast tier, the default as a live teacher, its scores alone at T 1"  # no label term: Beyer et al.'s loss
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -165,6 +167,7 @@ STUDIES = {
             LIVE_LONG: (FAST_LIVE, ["schedule.epochs=50", "name=fer2013_fast_live_long"]),
             LIVE_MIXUP: (FAST_LIVE, ["augment.mixup=0.2", "name=fer2013_fast_live_mixup"]),
             LIVE_FLIP: (FAST_LIVE, ["distill.tta=flip", "name=fer2013_fast_live_flip"]),
+            LIVE_KL: (FAST_LIVE, ["distill.alpha=1", "distill.temperature=1", "name=fer2013_fast_live_kl"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -207,6 +210,7 @@ STUDIES = {
             (LIVE_LONG, LIVE),
             (LIVE_MIXUP, LIVE),
             (LIVE_FLIP, LIVE),
+            (LIVE_KL, LIVE),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],

@@ -208,7 +208,7 @@ def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp
 
 def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     from balanced_fer.training.recipe import load_recipe
-    from seed_study import LIVE, LIVE_FLIP, LIVE_MIXUP, REPVGG, STUDIES
+    from seed_study import LIVE, LIVE_FLIP, LIVE_KL, LIVE_MIXUP, REPVGG, STUDIES
 
     rows = STUDIES["fast"].rows
 
@@ -223,6 +223,8 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     assert live["distill"]["targets"] is None
     assert changes(LIVE_MIXUP, LIVE) == {"augment": load_recipe(*rows[LIVE]).to_dict()["augment"] | {"mixup": 0.2}}
     assert changes(LIVE_FLIP, LIVE) == {"distill": load_recipe(*rows[LIVE]).to_dict()["distill"] | {"tta": "flip"}}
+    kl = {"alpha": 1.0, "temperature": 1.0}
+    assert changes(LIVE_KL, LIVE) == {"distill": load_recipe(*rows[LIVE]).to_dict()["distill"] | kl}
 
 
 def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):
