@@ -151,7 +151,9 @@ def main() -> None:
 
     dataset = open_dataset(args.data)
     class_names = list(dataset.class_names)
-    answers = list(load_backend(resolve_model(args.model)).description.class_names)
+    predicts_with = resolve_model(args.model, prefer_onnx=True)  # what bfer predict runs
+    shipped = load_backend(predicts_with).description
+    answers = list(shipped.class_names)
     if sorted(answers) != sorted(class_names):
         raise SystemExit(
             f"{args.data}: its classes ({', '.join(class_names)}) are not those model {args.model} answers "
@@ -172,8 +174,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(args.model, Path(tmp) / "model.onnx")
         runs = [("PyTorch", resolve_model(args.model), None), ("ONNX fp32", onnx_path, None)]
-        predicts_with = resolve_model(args.model, prefer_onnx=True)  # what bfer predict runs
-        shipped = load_backend(predicts_with).description
         if predicts_with.suffix == ".onnx" and shipped.quantization:
             runs.append(("ONNX int8, shipped: what prediction runs", predicts_with, None))
         else:
@@ -260,7 +260,7 @@ def render(r: dict) -> str:
     v, cpu = r["video_640x480"], r["cpu"]
     return (
         f"Inference on {cpu['model']} ({r['machine']}; int8 flags: {cpu['flags']}; int8 products in "
-        f"{cpu['int8_products']}), torch threads {r['torch_threads']}, {r['faces']} {r.get('data', 'fer2013')} val faces.\n\n"
+        f"{cpu['int8_products']}), torch threads {r['torch_threads']}, {r['faces']} {r['data']} val faces.\n\n"
         + "\n".join(rows)
         + f"\n\n640x480 video, detection + alignment + scoring + tracking ({v['model']}): {v['fps']} frames/s "
         f"over {v['frames']} frames ({v['frames_with_a_face']} with a face).\n"

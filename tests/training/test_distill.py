@@ -221,10 +221,10 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     live = changes(LIVE, "fast tier (distilled)")
     assert set(live) == {"distill"} and live["distill"]["live"] and live["distill"]["teachers"] == ["default"]
     assert live["distill"]["targets"] is None
-    assert changes(LIVE_MIXUP, LIVE) == {"augment": load_recipe(*rows[LIVE]).to_dict()["augment"] | {"mixup": 0.2}}
-    assert changes(LIVE_FLIP, LIVE) == {"distill": load_recipe(*rows[LIVE]).to_dict()["distill"] | {"tta": "flip"}}
-    kl = {"alpha": 1.0, "temperature": 1.0}
-    assert changes(LIVE_KL, LIVE) == {"distill": load_recipe(*rows[LIVE]).to_dict()["distill"] | kl}
+    live_recipe = load_recipe(*rows[LIVE]).to_dict()
+    assert changes(LIVE_MIXUP, LIVE) == {"augment": live_recipe["augment"] | {"mixup": 0.2}}
+    assert changes(LIVE_FLIP, LIVE) == {"distill": live_recipe["distill"] | {"tta": "flip"}}
+    assert changes(LIVE_KL, LIVE) == {"distill": live_recipe["distill"] | {"alpha": 1.0, "temperature": 1.0}}
 
 
 def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):
