@@ -65,6 +65,8 @@ LIVE_LONG = "fast tier, the default as a live teacher, 50 epochs"  # patient as 
 LIVE_MIXUP = "fast tier, the default as a live teacher + mixup (function matching)"  # it scores the mixed image
 LIVE_FLIP = "fast tier, the default as a live teacher with flip TTA"  # the view and its mirror, averaged
 LIVE_KL = "fast tier, the default as a live teacher, its scores alone at T 1"  # no label term: Beyer et al.'s loss
+# the head sees the last 5 x 5 map flattened, not its global average: where on the face each feature fired
+LIVE_GRID = "fast tier, the default as a live teacher, head on the 5 x 5 map"
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -168,6 +170,7 @@ STUDIES = {
             LIVE_MIXUP: (FAST_LIVE, ["augment.mixup=0.2", "name=fer2013_fast_live_mixup"]),
             LIVE_FLIP: (FAST_LIVE, ["distill.tta=flip", "name=fer2013_fast_live_flip"]),
             LIVE_KL: (FAST_LIVE, ["distill.alpha=1", "distill.temperature=1", "name=fer2013_fast_live_kl"]),
+            LIVE_GRID: (FAST_LIVE, ["model.kwargs={pool_grid: 5}", "name=fer2013_fast_live_grid"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -211,6 +214,7 @@ STUDIES = {
             (LIVE_MIXUP, LIVE),
             (LIVE_FLIP, LIVE),
             (LIVE_KL, LIVE),
+            (LIVE_GRID, LIVE),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],

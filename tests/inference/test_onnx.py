@@ -9,11 +9,12 @@ from helpers import random_checkpoint
 
 pytest.importorskip("onnxruntime")
 
-CASES = {
-    "vgg_compact_s": {},
-    "resnet_compact_s": {},
-    "rasn": {"backbone": "vgg_compact_s"},
-    "resnet18": {"small_input": True},
+CASES = {  # test id: (model, model.kwargs)
+    "vgg_compact_s": ("vgg_compact_s", {}),
+    "vgg_compact_s with a pooling grid": ("vgg_compact_s", {"pool_grid": 5}),
+    "resnet_compact_s": ("resnet_compact_s", {}),
+    "rasn": ("rasn", {"backbone": "vgg_compact_s"}),
+    "resnet18": ("resnet18", {"small_input": True}),
 }
 
 
@@ -21,9 +22,9 @@ def checkpoint(tmp_path, name: str, kwargs: dict):
     return random_checkpoint(tmp_path / f"{name}.safetensors", name, kwargs)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_onnx_matches_pytorch_with_a_dynamic_batch(tmp_path, name):
-    path = checkpoint(tmp_path, name, CASES[name])
+@pytest.mark.parametrize(("name", "kwargs"), CASES.values(), ids=CASES)
+def test_onnx_matches_pytorch_with_a_dynamic_batch(tmp_path, name, kwargs):
+    path = checkpoint(tmp_path, name, kwargs)
     onnx_path = export_onnx(path, tmp_path / f"{name}.onnx")
     faces = np.random.default_rng(1).integers(0, 256, (13, 48, 48, 1), dtype=np.uint8)
     torch_logits = TorchBackend(path).logits(faces, batch_size=5)

@@ -1,5 +1,5 @@
-"""The compact VGG's shape arguments (widths and per-stage depths, as a recipe's model.kwargs gives them)
-and its RepVGG branches."""
+"""The compact VGG's shape arguments (widths, per-stage depths and the head's pooling grid, as a recipe's
+model.kwargs gives them) and its RepVGG branches."""
 
 import pytest
 import torch
@@ -30,6 +30,19 @@ def test_widths_and_depths_from_a_recipe_reshape_the_network():
 def test_depths_that_do_not_fit_the_widths_are_a_recipe_problem(depths):
     (problem,) = model_kwargs_problems("vgg_compact_s", {"depths": depths})
     assert f"depths {depths} must give each of the 4 stages one layer or more" in problem
+
+
+def test_a_pooling_grid_gives_the_head_every_cell_of_the_last_map(tmp_path):
+    model = create_model("vgg_compact_s", 7, pool_grid=5).eval()
+    assert model.num_features == 128 * 25 and model.head.in_features == 128 * 25
+    x = torch.randn(2, 1, 44, 44)
+    assert torch.equal(model.forward_features(x), model.forward_map(x).flatten(1))  # 44 px leaves a 5 x 5 map
+    assert model(torch.randn(2, 1, 64, 64)).shape == (2, 7)  # any face size pools to the same grid
+    path = random_checkpoint(tmp_path / "grid.safetensors", kwargs={"pool_grid": 5})
+    loaded, _ = load_model(path)
+    assert loaded.head.in_features == 128 * 25  # the file's recipe rebuilds the head it was saved with
+    (problem,) = model_kwargs_problems("vgg_compact_s", {"pool_grid": 0})
+    assert "pool_grid must be 1 or more, got 0" in problem
 
 
 def _randomise_batch_norms(module: nn.Module) -> None:

@@ -7,9 +7,9 @@ from torch import nn
 
 
 class Classifier(nn.Module):
-    """Base class: subclasses build ``forward_map`` (image -> last feature map with
-    ``num_features`` channels) and ``pool`` (map -> vector), and name their head in ``head_name``
-    (``fc`` for torchvision ResNets, ``head`` otherwise)."""
+    """Base class: subclasses build ``forward_map`` (image -> last feature map) and ``pool`` (map ->
+    vector of ``num_features``: the map's channels under global pooling), and name their head in
+    ``head_name`` (``fc`` for torchvision ResNets, ``head`` otherwise)."""
 
     head_name = "head"
     num_features: int
@@ -33,9 +33,10 @@ class Classifier(nn.Module):
         return self.get_classifier()(self.forward_features(x))
 
 
-def pooling(dropout: float) -> nn.Sequential:
-    """Global average pooling, flattening and dropout: map (N, C, H, W) -> (N, C)."""
-    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
+def pooling(dropout: float, grid: int = 1) -> nn.Sequential:
+    """Average pooling to a ``grid`` x ``grid`` map (1: global), flattening and dropout: map (N, C, H, W)
+    -> (N, C * grid**2). A grid keeps where on the face a feature fired, which global pooling loses."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten(), nn.Dropout(dropout))
 
 
 def reparameterize_model(model: nn.Module) -> nn.Module:

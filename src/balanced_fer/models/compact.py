@@ -65,8 +65,10 @@ class RepConvBN(nn.Module):
 
 class CompactVGG(Classifier):
     """Stages of 3x3 conv-BN-ReLU layers (``depths``, two each by default), max-pooling between stages,
-    global average pooling. With ``repvgg`` each layer trains with RepVGG's extra branches
-    (:class:`RepConvBN`), which :func:`~.base.reparameterize_model` folds away: the same network at inference."""
+    global average pooling (or, with ``pool_grid`` g > 1, average pooling to a g x g map, flattened, so
+    the head sees where on the face each feature is). With ``repvgg`` each layer trains with RepVGG's
+    extra branches (:class:`RepConvBN`), which :func:`~.base.reparameterize_model` folds away: the same
+    network at inference."""
 
     def __init__(
         self,
@@ -76,10 +78,13 @@ class CompactVGG(Classifier):
         depths: Sequence[int] = (2, 2, 2, 2),
         dropout: float = 0.3,
         repvgg: bool = False,
+        pool_grid: int = 1,
     ):
         super().__init__()
         if len(depths) != len(widths) or min(depths) < 1:
             raise ValueError(f"depths {list(depths)} must give each of the {len(widths)} stages one layer or more")
+        if pool_grid < 1:
+            raise ValueError(f"pool_grid must be 1 or more, got {pool_grid}")
         layers: list[nn.Module] = []
         cin = in_chans
         for i, (width, depth) in enumerate(zip(widths, depths)):
@@ -89,9 +94,9 @@ class CompactVGG(Classifier):
                 layers.append(RepConvBN(cin, width) if repvgg else conv_bn(cin, width))
                 cin = width
         self.features = nn.Sequential(*layers)
-        self.num_features = cin
-        self.pool = pooling(dropout)
-        self.head = nn.Linear(cin, num_classes)
+        self.num_features = cin * pool_grid**2
+        self.pool = pooling(dropout, pool_grid)
+        self.head = nn.Linear(self.num_features, num_classes)
 
     def forward_map(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
