@@ -36,6 +36,8 @@ class Classifier(nn.Module):
 def pooling(dropout: float, grid: int = 1) -> nn.Sequential:
     """Average pooling to a ``grid`` x ``grid`` map (1: global), flattening and dropout: map (N, C, H, W)
     -> (N, C * grid**2). A grid keeps where on the face a feature fired, which global pooling loses."""
+    if grid < 1:
+        raise ValueError(f"pool_grid must be 1 or more, got {grid}")
     return nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten(), nn.Dropout(dropout))
 
 

@@ -83,8 +83,6 @@ class CompactVGG(Classifier):
         super().__init__()
         if len(depths) != len(widths) or min(depths) < 1:
             raise ValueError(f"depths {list(depths)} must give each of the {len(widths)} stages one layer or more")
-        if pool_grid < 1:
-            raise ValueError(f"pool_grid must be 1 or more, got {pool_grid}")
         layers: list[nn.Module] = []
         cin = in_chans
         for i, (width, depth) in enumerate(zip(widths, depths)):
