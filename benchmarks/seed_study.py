@@ -15,8 +15,9 @@
   its cost (what an int8 file might afford at the same speed), or trained with RepVGG's branches
   (folded away for inference); the student taught live by the default, which scores each augmented
   batch as the student sees it (``distill.live``), also with mixup (the teacher scoring the mixed
-  faces), with the teacher's flip TTA, or on the teacher's scores alone at temperature 1 (Beyer et
-  al.'s loss); and the control with the faces
+  faces), with the teacher's flip TTA, on the teacher's scores alone at temperature 1 (Beyer et
+  al.'s loss), with its head on the last 5 x 5 map, or on classes drawn by the square root of their
+  counts (rare faces seen more often, each scored by the teacher); and the control with the faces
   confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
   FER+'s votes (``data.drop_label_issues``).
 
@@ -67,6 +68,8 @@ LIVE_FLIP = "fast tier, the default as a live teacher with flip TTA"  # the view
 LIVE_KL = "fast tier, the default as a live teacher, its scores alone at T 1"  # no label term: Beyer et al.'s loss
 # the head sees the last 5 x 5 map flattened, not its global average: where on the face each feature fired
 LIVE_GRID = "fast tier, the default as a live teacher, head on the 5 x 5 map"
+# classes drawn by the square root of their counts: rare faces seen more often, each with the teacher's scores
+LIVE_SQRT = "fast tier, the default as a live teacher, square-root class sampling"
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -171,6 +174,7 @@ STUDIES = {
             LIVE_FLIP: (FAST_LIVE, ["distill.tta=flip", "name=fer2013_fast_live_flip"]),
             LIVE_KL: (FAST_LIVE, ["distill.alpha=1", "distill.temperature=1", "name=fer2013_fast_live_kl"]),
             LIVE_GRID: (FAST_LIVE, ["model.kwargs={pool_grid: 5}", "name=fer2013_fast_live_grid"]),
+            LIVE_SQRT: (FAST_LIVE, ["sampler=square_root", "name=fer2013_fast_live_sqrt"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -215,6 +219,7 @@ STUDIES = {
             (LIVE_FLIP, LIVE),
             (LIVE_KL, LIVE),
             (LIVE_GRID, LIVE),
+            (LIVE_SQRT, LIVE),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],
