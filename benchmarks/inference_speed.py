@@ -98,18 +98,26 @@ def fer_model_path() -> Path | None:
 class FerTflite:
     """`fer`'s TFLite expression model: 64x64 grey, (x / 255 - 0.5) * 2, seven scores."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.output = self.interpreter.get_output_details()[0]["index"]
         self.batch = 1
 
     def scores(self, faces: np.ndarray) -> np.ndarray:
+        return self.run(self.prepare(faces))
+
+    @staticmethod
+    def prepare(faces: np.ndarray) -> np.ndarray:
+        """uint8 grey faces -> the model's (N, 64, 64, 1) float input."""
         x = np.stack([cv2.resize(f, (64, 64)) for f in faces.reshape(len(faces), *faces.shape[1:3])])
-        x = ((x.astype(np.float32) / 255.0 - 0.5) * 2.0)[..., None]
+        return ((x.astype(np.float32) / 255.0 - 0.5) * 2.0)[..., None]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The model alone on prepared input."""
         if len(x) != self.batch:
             self.interpreter.resize_tensor_input(self.input, list(x.shape))
             self.interpreter.allocate_tensors()
