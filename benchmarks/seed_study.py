@@ -17,7 +17,8 @@
   batch as the student sees it (``distill.live``), also with mixup (the teacher scoring the mixed
   faces), with the teacher's flip TTA, on the teacher's scores alone at temperature 1 (Beyer et
   al.'s loss), with its head on the last 5 x 5 map, or on classes drawn by the square root of their
-  counts (rare faces seen more often, each scored by the teacher); and the control with the faces
+  counts (rare faces seen more often, each scored by the teacher), or started from the default's weights
+  narrowed to the student's widths (``model.pretrained``); and the control with the faces
   confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
   FER+'s votes (``data.drop_label_issues``).
 
@@ -70,6 +71,9 @@ LIVE_KL = "fast tier, the default as a live teacher, its scores alone at T 1"  #
 LIVE_GRID = "fast tier, the default as a live teacher, head on the 5 x 5 map"
 # classes drawn by the square root of their counts: rare faces seen more often, each with the teacher's scores
 LIVE_SQRT = "fast tier, the default as a live teacher, square-root class sampling"
+# the student starts from its teacher narrowed to its widths (each layer's strongest channels), not at random
+LIVE_NARROWED = "fast tier, the default as a live teacher, started from the default narrowed"
+DEFAULT_FILE = "src/balanced_fer/pretrained/fer2013_compact_long.safetensors"
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -175,6 +179,7 @@ STUDIES = {
             LIVE_KL: (FAST_LIVE, ["distill.alpha=1", "distill.temperature=1", "name=fer2013_fast_live_kl"]),
             LIVE_GRID: (FAST_LIVE, ["model.kwargs={pool_grid: 5}", "name=fer2013_fast_live_grid"]),
             LIVE_SQRT: (FAST_LIVE, ["sampler=square_root", "name=fer2013_fast_live_sqrt"]),
+            LIVE_NARROWED: (FAST_LIVE, [f"model.pretrained={DEFAULT_FILE}", "name=fer2013_fast_live_narrowed"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -220,6 +225,7 @@ STUDIES = {
             (LIVE_KL, LIVE),
             (LIVE_GRID, LIVE),
             (LIVE_SQRT, LIVE),
+            (LIVE_NARROWED, LIVE),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],

@@ -79,3 +79,58 @@ def test_a_repvgg_network_has_the_usual_shape_and_folds_into_it_for_inference(tm
     x = torch.randn(3, 1, 44, 44)
     assert torch.allclose(folded(x), trainable(x), atol=1e-4)
     assert len(_conv_widths(trainable)) == 16  # the file keeps the branches, so training can go on
+
+
+def _wide_net_with_idle_channels(pool_grid: int) -> nn.Module:
+    """A vgg_compact whose channels beyond the strongest half a layer (by BN scale) output nothing."""
+    torch.manual_seed(0)
+    wide = create_model("vgg_compact", 7, pool_grid=pool_grid)
+    for bn in (m for m in wide.modules() if isinstance(m, nn.BatchNorm2d)):
+        bn.weight.data = torch.rand(bn.num_features) + 0.5
+        bn.running_mean.data, bn.running_var.data = torch.randn(bn.num_features), torch.rand(bn.num_features) + 0.5
+        idle = torch.randperm(bn.num_features)[: bn.num_features // 2]
+        bn.weight.data[idle], bn.bias.data[idle] = 0.0, 0.0
+    return wide.eval()
+
+
+@pytest.mark.parametrize("pool_grid", [1, 2])
+def test_a_wider_network_narrowed_keeps_its_strongest_channels_and_computes_the_same(tmp_path, pool_grid):
+    from safetensors.torch import save_file
+
+    wide = _wide_net_with_idle_channels(pool_grid)
+    save_file(wide.state_dict(), str(tmp_path / "wide.safetensors"))
+    narrow = create_model("vgg_compact_s", 7, pool_grid=pool_grid, pretrained=tmp_path / "wide.safetensors").eval()
+    x = torch.randn(3, 1, 44, 44)
+    with torch.no_grad():  # the channels left out were idle, so nothing downstream misses them
+        torch.testing.assert_close(narrow(x), wide(x))
+    first_bn = wide.features[0][1]
+    assert torch.equal(narrow.features[0][1].weight, first_bn.weight[first_bn.weight != 0])
+
+
+def test_what_cannot_be_narrowed_is_an_error_naming_the_layer(tmp_path):
+    from safetensors.torch import save_file
+
+    from balanced_fer.errors import BalancedFerError
+
+    save_file(create_model("vgg_compact_s", 7).state_dict(), str(tmp_path / "narrow.safetensors"))
+    with pytest.raises(BalancedFerError, match=r"features.0.0.weight: \(16, 1, 3, 3\) cannot be narrowed"):
+        create_model("vgg_compact", 7, pretrained=tmp_path / "narrow.safetensors")
+    save_file(create_model("vgg_compact", 7, depths=[1, 2, 2, 2]).state_dict(), str(tmp_path / "shallow.safetensors"))
+    with pytest.raises(BalancedFerError, match="not a CompactVGG of this depth"):
+        create_model("vgg_compact_s", 7, pretrained=tmp_path / "shallow.safetensors")
+    save_file(create_model("vgg_compact", 7).state_dict(), str(tmp_path / "wide.safetensors"))
+    with pytest.raises(BalancedFerError, match="only plain layers"):
+        create_model("vgg_compact_s", 7, repvgg=True, pretrained=tmp_path / "wide.safetensors")
+
+
+def test_weights_of_the_same_widths_load_unchanged_and_another_head_stays_initialised(tmp_path):
+    from safetensors.torch import save_file
+
+    source = create_model("vgg_compact_s", 7)
+    save_file(source.state_dict(), str(tmp_path / "same.safetensors"))
+    torch.manual_seed(1)
+    eight = create_model("vgg_compact_s", 8, pretrained=tmp_path / "same.safetensors")
+    assert all(
+        torch.equal(a, b) for a, b in zip(eight.features.state_dict().values(), source.features.state_dict().values())
+    )
+    assert eight.head.weight.shape == (8, 128)

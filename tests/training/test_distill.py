@@ -208,7 +208,18 @@ def test_crowd_votes_become_soft_targets_for_the_same_faces_stored_otherwise(tmp
 
 def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     from balanced_fer.training.recipe import load_recipe
-    from seed_study import LIVE, LIVE_FLIP, LIVE_GRID, LIVE_KL, LIVE_MIXUP, LIVE_SQRT, REPVGG, STUDIES
+    from seed_study import (
+        DEFAULT_FILE,
+        LIVE,
+        LIVE_FLIP,
+        LIVE_GRID,
+        LIVE_KL,
+        LIVE_MIXUP,
+        LIVE_NARROWED,
+        LIVE_SQRT,
+        REPVGG,
+        STUDIES,
+    )
 
     rows = STUDIES["fast"].rows
 
@@ -227,6 +238,7 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     assert changes(LIVE_KL, LIVE) == {"distill": live_recipe["distill"] | {"alpha": 1.0, "temperature": 1.0}}
     assert changes(LIVE_GRID, LIVE) == {"model": live_recipe["model"] | {"kwargs": {"pool_grid": 5}}}
     assert changes(LIVE_SQRT, LIVE) == {"sampler": "square_root"}
+    assert changes(LIVE_NARROWED, LIVE) == {"model": live_recipe["model"] | {"pretrained": DEFAULT_FILE}}
 
 
 def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):

@@ -32,6 +32,11 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.get_classifier()(self.forward_features(x))
 
+    def fit_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A state dict of this family made to fit this model's shapes before it is loaded (see
+        :func:`~.registry.load_pretrained`); families that can fit other widths override it."""
+        return state
+
 
 def pooling(dropout: float, grid: int = 1) -> nn.Sequential:
     """Average pooling to a ``grid`` x ``grid`` map (1: global), flattening and dropout: map (N, C, H, W)

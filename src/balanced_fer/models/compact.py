@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import BalancedFerError
 from .base import Classifier, pooling
 from .registry import register_model
 
@@ -98,6 +99,38 @@ class CompactVGG(Classifier):
 
     def forward_map(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
+
+    def fit_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A wider network of this shape (same depths and pooling, plain layers) narrowed to this one:
+        each layer keeps the output channels with the largest BatchNorm scale (network slimming's
+        measure, Liu et al., ICCV 2017), the next layer and the head read only those. A state of this
+        network's widths is returned as it is."""
+        own = self.state_dict()
+        if all(key in own and state[key].shape == own[key].shape for key in state):
+            return state
+        fitted, kept = dict(state), None  # kept: the channels the previous layer kept
+        for index, layer in enumerate(self.features):
+            if isinstance(layer, nn.MaxPool2d):
+                continue
+            if not isinstance(layer, nn.Sequential):
+                raise BalancedFerError("only plain layers (repvgg false) can be narrowed from a wider network")
+            conv, bn = f"features.{index}.0.weight", f"features.{index}.1."
+            if conv not in state or bn + "weight" not in state:
+                raise BalancedFerError(f"the weights have no layer {conv}: not a {type(self).__name__} of this depth")
+            weight = state[conv] if kept is None else state[conv][:, kept]
+            width = own[conv].shape[0]
+            if weight.shape[0] < width or weight.shape[1:] != own[conv].shape[1:]:
+                raise BalancedFerError(
+                    f"{conv}: {tuple(state[conv].shape)} cannot be narrowed to {tuple(own[conv].shape)}"
+                )
+            kept = state[bn + "weight"].abs().argsort(descending=True)[:width].sort().values
+            fitted[conv] = weight[kept]
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                fitted[bn + name] = state[bn + name][kept]
+        head = state["head.weight"]
+        cells = head.shape[1] // len(state[bn + "weight"])  # the pooling grid's cells per channel
+        fitted["head.weight"] = head.view(len(head), -1, cells)[:, kept].reshape(len(head), -1)
+        return fitted
 
 
 class BasicBlock(nn.Module):

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import BalancedFerError
+from .base import Classifier
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 _DEFAULT_SIZES: dict[str, int] = {}
@@ -65,7 +66,8 @@ def create_model(
 ) -> nn.Module:
     """Build a registered model. ``pretrained`` is a local ``.safetensors`` or ``.pth`` state dict
     (torchvision parameter names for ResNets); a classifier of another shape is left initialised,
-    and a grey model takes RGB first-layer weights summed over colours. Nothing is downloaded."""
+    a grey model takes RGB first-layer weights summed over colours, and a compact VGG takes a wider
+    one's strongest channels (:meth:`.compact.CompactVGG.fit_state`). Nothing is downloaded."""
     _check(name)
     model = _MODELS[name](num_classes=num_classes, in_chans=in_chans, **kwargs)
     if pretrained:
@@ -87,6 +89,8 @@ def load_pretrained(model: nn.Module, path: Path) -> list[str]:
         except Exception as err:  # noqa: BLE001 - any unreadable file becomes one clear error
             raise BalancedFerError(f"{path}: not a readable state dict ({err})") from None
         state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if isinstance(model, Classifier):
+        state = model.fit_state({key.removeprefix("module."): value for key, value in state.items()})
     own = model.state_dict()
     loaded = {}
     for key, value in state.items():
