@@ -134,3 +134,11 @@ def test_weights_of_the_same_widths_load_unchanged_and_another_head_stays_initia
         torch.equal(a, b) for a, b in zip(eight.features.state_dict().values(), source.features.state_dict().values())
     )
     assert eight.head.weight.shape == (8, 128)
+
+
+def test_a_shipped_model_s_name_starts_a_student_from_its_weights():
+    from balanced_fer.pretrained import pretrained_path
+
+    narrowed = create_model("vgg_compact_s", 7, pretrained="default")
+    again = create_model("vgg_compact_s", 7, pretrained=pretrained_path("default"))
+    assert all(torch.equal(a, b) for a, b in zip(narrowed.state_dict().values(), again.state_dict().values()))

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import BalancedFerError
+from ..pretrained import resolve_model
 from .base import Classifier
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
@@ -65,13 +66,13 @@ def create_model(
     name: str, num_classes: int, in_chans: int = 1, pretrained: str | Path | None = None, **kwargs
 ) -> nn.Module:
     """Build a registered model. ``pretrained`` is a local ``.safetensors`` or ``.pth`` state dict
-    (torchvision parameter names for ResNets); a classifier of another shape is left initialised,
+    (torchvision parameter names for ResNets) or a shipped model's name; a classifier of another shape is left initialised,
     a grey model takes RGB first-layer weights summed over colours, and a compact VGG takes a wider
     one's strongest channels (:meth:`.compact.CompactVGG.fit_state`). Nothing is downloaded."""
     _check(name)
     model = _MODELS[name](num_classes=num_classes, in_chans=in_chans, **kwargs)
     if pretrained:
-        load_pretrained(model, Path(pretrained))
+        load_pretrained(model, resolve_model(pretrained))
     return model
 
 
