@@ -142,3 +142,13 @@ def test_a_shipped_model_s_name_starts_a_student_from_its_weights():
     narrowed = create_model("vgg_compact_s", 7, pretrained="default")
     again = create_model("vgg_compact_s", 7, pretrained=pretrained_path("default"))
     assert all(torch.equal(a, b) for a, b in zip(narrowed.state_dict().values(), again.state_dict().values()))
+
+
+def test_a_colour_network_narrowed_into_a_grey_one_sums_its_first_layer_over_colours(tmp_path):
+    from safetensors.torch import save_file
+
+    colour = create_model("vgg_compact", 7, in_chans=3)
+    save_file(colour.state_dict(), str(tmp_path / "colour.safetensors"))
+    grey = create_model("vgg_compact_s", 7, pretrained=tmp_path / "colour.safetensors")
+    kept = torch.arange(16)  # untrained scales tie: the first channels, in order
+    assert torch.equal(grey.features[0][0].weight, colour.features[0][0].weight[kept].sum(1, keepdim=True))

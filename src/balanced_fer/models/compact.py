@@ -103,8 +103,8 @@ class CompactVGG(Classifier):
     def fit_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A wider network of this shape (same depths and pooling, plain layers) narrowed to this one:
         each layer keeps the output channels with the largest BatchNorm scale (network slimming's
-        measure, Liu et al., ICCV 2017), the next layer and the head read only those. A state of this
-        network's widths is returned as it is."""
+        measure, Liu et al., ICCV 2017; ties keep the earlier channel), the next layer and the head read
+        only those. A state of this network's widths is returned as it is."""
         own = self.state_dict()
         if all(key in own and state[key].shape == own[key].shape for key in state):
             return state
@@ -118,12 +118,12 @@ class CompactVGG(Classifier):
             if conv not in state or bn + "weight" not in state:
                 raise BalancedFerError(f"the weights have no layer {conv}: not a {type(self).__name__} of this depth")
             weight = state[conv] if kept is None else state[conv][:, kept]
-            width = own[conv].shape[0]
-            if weight.shape[0] < width or weight.shape[1:] != own[conv].shape[1:]:
+            width, first = own[conv].shape[0], int(kept is None)  # the first layer's colours may differ
+            if weight.shape[0] < width or weight.shape[1 + first :] != own[conv].shape[1 + first :]:
                 raise BalancedFerError(
                     f"{conv}: {tuple(state[conv].shape)} cannot be narrowed to {tuple(own[conv].shape)}"
                 )
-            kept = state[bn + "weight"].abs().argsort(descending=True)[:width].sort().values
+            kept = state[bn + "weight"].abs().argsort(descending=True, stable=True)[:width].sort().values
             fitted[conv] = weight[kept]
             for name in ("weight", "bias", "running_mean", "running_var"):
                 fitted[bn + name] = state[bn + name][kept]

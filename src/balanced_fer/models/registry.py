@@ -66,9 +66,10 @@ def create_model(
     name: str, num_classes: int, in_chans: int = 1, pretrained: str | Path | None = None, **kwargs
 ) -> nn.Module:
     """Build a registered model. ``pretrained`` is a local ``.safetensors`` or ``.pth`` state dict
-    (torchvision parameter names for ResNets) or a shipped model's name; a classifier of another shape is left initialised,
-    a grey model takes RGB first-layer weights summed over colours, and a compact VGG takes a wider
-    one's strongest channels (:meth:`.compact.CompactVGG.fit_state`). Nothing is downloaded."""
+    (torchvision parameter names for ResNets) or a shipped model's name; a classifier of another
+    shape is left initialised, a grey model takes RGB first-layer weights summed over colours, and a
+    compact VGG takes a wider one's strongest channels (:meth:`.compact.CompactVGG.fit_state`).
+    Nothing is downloaded."""
     _check(name)
     model = _MODELS[name](num_classes=num_classes, in_chans=in_chans, **kwargs)
     if pretrained:
