@@ -113,7 +113,7 @@ def test_what_cannot_be_narrowed_is_an_error_naming_the_layer(tmp_path):
     from balanced_fer.errors import BalancedFerError
 
     save_file(create_model("vgg_compact_s", 7).state_dict(), str(tmp_path / "narrow.safetensors"))
-    with pytest.raises(BalancedFerError, match=r"features.0.0.weight: \(16, 1, 3, 3\) cannot be narrowed"):
+    with pytest.raises(BalancedFerError, match=r"narrow.safetensors: features.0.0.weight: \(16, 1, 3, 3\) cannot be"):
         create_model("vgg_compact", 7, pretrained=tmp_path / "narrow.safetensors")
     save_file(create_model("vgg_compact", 7, depths=[1, 2, 2, 2]).state_dict(), str(tmp_path / "shallow.safetensors"))
     with pytest.raises(BalancedFerError, match="not a CompactVGG of this depth"):

@@ -91,12 +91,15 @@ def load_pretrained(model: nn.Module, path: Path) -> list[str]:
         except Exception as err:  # noqa: BLE001 - any unreadable file becomes one clear error
             raise BalancedFerError(f"{path}: not a readable state dict ({err})") from None
         state = state.get("state_dict", state) if isinstance(state, dict) else state
+    state = {key.removeprefix("module."): value for key, value in state.items()}
     if isinstance(model, Classifier):
-        state = model.fit_state({key.removeprefix("module."): value for key, value in state.items()})
+        try:
+            state = model.fit_state(state)
+        except BalancedFerError as err:
+            raise BalancedFerError(f"{path}: {err}") from None
     own = model.state_dict()
     loaded = {}
     for key, value in state.items():
-        key = key.removeprefix("module.")
         if key not in own:
             continue
         if value.shape != own[key].shape and value.ndim == 4 and value.shape[1] == 3 and own[key].shape[1] == 1:
