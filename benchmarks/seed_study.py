@@ -74,6 +74,12 @@ LIVE_SQRT = "fast tier, the default as a live teacher, square-root class samplin
 # the student starts from its teacher narrowed to its widths (each layer's strongest channels), not at random
 LIVE_NARROWED = "fast tier, the default as a live teacher, started from the default narrowed"
 DEFAULT_FILE = "src/balanced_fer/pretrained/fer2013_compact_long.safetensors"
+# the default's scores on the very views the live row's student sees, made once before training (12 MB,
+# not committed; docs/training.md, "The teachers' scores on the views, made once"):
+#   bfer soft-targets ../shared/datasets/fer2013 --teacher default --views configs/fer2013_fast_live.yaml \
+#       --tta none --out runs/views/fer2013_default_fast_live_views.safetensors
+LIVE_VIEWS_FILE = "runs/views/fer2013_default_fast_live_views.safetensors"
+LIVE_VIEWS = "fast tier, the default's scores on the live row's views, made once"
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -180,6 +186,15 @@ STUDIES = {
             LIVE_GRID: (FAST_LIVE, ["model.kwargs={pool_grid: 5}", "name=fer2013_fast_live_grid"]),
             LIVE_SQRT: (FAST_LIVE, ["sampler=square_root", "name=fer2013_fast_live_sqrt"]),
             LIVE_NARROWED: (FAST_LIVE, [f"model.pretrained={DEFAULT_FILE}", "name=fer2013_fast_live_narrowed"]),
+            LIVE_VIEWS: (
+                FAST_LIVE,
+                [
+                    "distill.live=false",
+                    "distill.teachers=[]",
+                    f"distill.targets={LIVE_VIEWS_FILE}",
+                    "name=fer2013_fast_views",
+                ],
+            ),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -226,6 +241,7 @@ STUDIES = {
             (LIVE_GRID, LIVE),
             (LIVE_SQRT, LIVE),
             (LIVE_NARROWED, LIVE),
+            (LIVE_VIEWS, LIVE),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],

@@ -38,7 +38,11 @@ RANGE_FLAGS = {  # command line before the flag: {flag: bad values}; NaN and inf
         "--max-upload-mb": ["0", "-1", "nan"],
     },
     ("export", "default", "out.onnx"): {"--faces": ["0", "-10"], "--opset": ["x"]},
-    ("soft-targets", "x", "--teacher", "t.safetensors", "--out", "o.safetensors"): {"--device": ["gpu", "mps"]},
+    ("soft-targets", "x", "--teacher", "t.safetensors", "--out", "o.safetensors"): {
+        "--device": ["gpu", "mps"],
+        "--epochs": ["0", "x"],
+        "--view-seed": ["-1"],
+    },
     ("evaluate", "default", "x"): {"--post-hoc-tau": ["nan", "-inf", "x"]},
     ("decouple", "default", "--method", "crt", "--out", "x.safetensors"): {
         "--epochs": ["0"],
@@ -137,6 +141,14 @@ FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of th
     "soft targets from votes that are not votes": (
         "soft-targets {junk}/faces --votes {junk}/faces --out {junk}/st.safetensors",
         "--votes needs a dataset with vote distributions, such as FER+",
+    ),
+    "soft targets on the views of a missing recipe": (
+        "soft-targets {junk}/faces --teacher default --views {junk}/missing.yaml --out {junk}/st.safetensors",
+        "recipe file not found",
+    ),
+    "soft targets of votes on views": (
+        "soft-targets {junk}/faces --votes {junk}/faces --views {junk}/recipe.yaml --out {junk}/st.safetensors",
+        "--views is for teachers that score every face",
     ),
     "stats of a missing dataset": ("data stats {junk}/nothing-here", "no such file or folder"),
     "stats of an empty folder": ("data stats {junk}/empty", "no images found in class folders"),

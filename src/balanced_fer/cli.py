@@ -162,18 +162,44 @@ def _cmd_data_formats(args: argparse.Namespace) -> int:
 
 def _cmd_soft_targets(args: argparse.Namespace) -> int:
     from .data import open_dataset
-    from .training.distill import VOTES_SOURCE, save_soft_targets, teacher_log_probs, vote_log_probs
+    from .training import load_recipe
+    from .training.distill import (
+        VOTES_SOURCE,
+        TargetViews,
+        save_soft_targets,
+        teacher_log_probs,
+        view_log_probs,
+        vote_log_probs,
+    )
     from .training.trainer import resolve_device
 
     if args.votes and args.held_out:
         raise BalancedFerError("--held-out is for --teacher: crowd votes were never trained on")
+    if args.views and (args.votes or args.held_out):
+        raise BalancedFerError("--views is for teachers that score every face: not with --votes or --held-out")
     dataset = _open_dataset(args)
-    if args.votes:
+    progress, views = not args.no_progress, None
+    if args.views:
+        views = TargetViews.of_recipe(load_recipe(args.views, []), args.epochs, args.view_seed)
+        log_probs, labels, prior_weight = view_log_probs(
+            args.teacher,
+            dataset,
+            args.split,
+            views,
+            tta=args.tta,
+            device=resolve_device(args.device),
+            progress=progress,
+        )
+        sources, source = (
+            args.teacher,
+            f"{len(args.teacher)} teacher(s) on {views.epochs} epochs of {args.views}'s views",
+        )
+    elif args.votes:
         try:
             votes = open_dataset(args.votes, label_mode="probability")
         except BalancedFerError as err:
             raise BalancedFerError(f"--votes needs a dataset with vote distributions, such as FER+ ({err})") from None
-        log_probs, labels, voted = vote_log_probs(dataset, args.split, votes, progress=not args.no_progress)
+        log_probs, labels, voted = vote_log_probs(dataset, args.split, votes, progress=progress)
         sources, prior_weight = [f"{VOTES_SOURCE}: {args.votes} (FER+ probability rule)"], 1.0
         source = f"{VOTES_SOURCE} for {voted:,} of them (the others keep their own label)"
     else:
@@ -184,15 +210,16 @@ def _cmd_soft_targets(args: argparse.Namespace) -> int:
             tta=args.tta,
             held_out=args.held_out,
             device=resolve_device(args.device),
-            progress=not args.no_progress,
+            progress=progress,
         )
         sources, source = args.teacher, f"{len(args.teacher)} teacher(s)"
         if args.held_out:
             source += ", each on the faces it held out"
-    path = save_soft_targets(args.out, log_probs, labels, sources, prior_weight, held_out=args.held_out)
-    agreement = float((log_probs.argmax(1).numpy() == labels).mean())
+    path = save_soft_targets(args.out, log_probs, labels, sources, prior_weight, held_out=args.held_out, views=views)
+    answers = log_probs.argmax(-1).numpy()  # (faces,) or (faces, epochs) of views
+    agreement = float((answers == labels.reshape(len(labels), *[1] * (answers.ndim - 1))).mean())
     print(
-        f"wrote {path}: {len(labels):,} faces x {log_probs.shape[1]} classes from {source}, "
+        f"wrote {path}: {len(labels):,} faces x {log_probs.shape[-1]} classes from {source}, "
         f"which agree with the labels on {100 * agreement:.1f}%; train a student with --set distill.targets={path}"
     )
     return 0
@@ -627,6 +654,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="each teacher scores only the faces its recipe held out (data.held_out_fold): targets from "
         "teachers that never trained on the face",
     )
+    soft.add_argument(
+        "--views",
+        metavar="RECIPE",
+        help="score the augmented views RECIPE's student sees in each epoch (its data and augment sections), "
+        "not the faces once: consistent teaching without the teachers at training time",
+    )
+    soft.add_argument(
+        "--epochs", type=int_at_least(1), help="with --views: epochs of views (default the recipe's schedule.epochs)"
+    )
+    soft.add_argument("--view-seed", type=int_at_least(0), default=0, help="with --views: which views (default 0)")
     soft.add_argument(  # training.recipe.DEVICES, spelt out: importing it would load torch at every start
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where teachers run (default: a GPU if any)"
     )

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from balanced_fer.data.augment import (
@@ -6,6 +7,8 @@ from balanced_fer.data.augment import (
     center_crop,
     mix_batch,
     to_float,
+    view_config,
+    view_draws,
 )
 
 OFF = AugmentConfig(scale=0, translate=0, rotate=0, flip=0, brightness=0, contrast=0, erase=0)
@@ -42,6 +45,29 @@ def test_default_augmentation_is_random_but_seeded():
     b = augment_batch(x, 44, AugmentConfig())
     assert a.shape == (8, 1, 44, 44) and torch.equal(a, b)
     assert not torch.allclose(a, center_crop(x, 44), atol=0.1)
+
+
+def test_draws_fix_each_face_view_whatever_its_batch_and_the_global_generator():
+    x = to_float(batch(12), 0.5, 0.25)
+    every = AugmentConfig(blur=0.5, downscale=0.5, erase=0.5)  # every transform on: all the draws taken
+    draws = view_draws(3, 7, 12)
+    torch.manual_seed(0)
+    whole = augment_batch(x, 44, every, draws)
+    torch.manual_seed(1)
+    order = torch.tensor([5, 0, 11, 2])  # another batch: other faces, other order
+    assert torch.equal(augment_batch(x[order], 44, every, draws[order]), whole[order])
+    assert not torch.allclose(whole, augment_batch(x, 44, every, view_draws(3, 8, 12)), atol=0.1)  # another epoch
+    assert torch.equal(view_draws(3, 7, 12), draws) and not torch.equal(view_draws(4, 7, 12), draws)
+    assert draws.dtype == torch.float64 and 0 <= draws.min() and draws.max() < 1
+    with pytest.raises(ValueError, match="draws must be"):
+        augment_batch(x, 44, every, draws[:5])
+
+
+def test_the_view_config_leaves_out_batch_mixing_only():
+    config = view_config(AugmentConfig(mixup=0.2, rotate=5))
+    assert config["rotate"] == 5 and config["erase_area"] == [0.02, 0.2]
+    assert not {"mixup", "cutmix", "mix_prob"} & config.keys()
+    assert len(config) == len(AugmentConfig.__dataclass_fields__) - 3
 
 
 def test_mixup_and_cutmix():

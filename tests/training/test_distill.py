@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -96,8 +97,85 @@ def test_live_teachers_score_the_batch_the_student_sees_in_its_class_order(tmp_p
     flipped = LiveTeachers([path], classes, Preprocessing(size=48, input_size=44), tta="flip")
     mirrored = torch.log_softmax((model(x) + model(x.flip(3))) / 2, 1)[:, [SEVEN_CLASSES.index(c) for c in classes]]
     assert torch.allclose(flipped(x), mirrored, atol=1e-5)
-    with pytest.raises(Exception, match="a live teacher must take the student's input"):
-        LiveTeachers([path], classes, Preprocessing(size=64, input_size=56))
+    wider = random_checkpoint(tmp_path / "wider.safetensors", size=64)  # takes 60 px faces, not the student's 44
+    other = LiveTeachers([wider], classes, Preprocessing(size=48, input_size=44), tta="none")
+    model, _ = load_model(wider)
+    resized = torch.nn.functional.interpolate(x, size=(60, 60), mode="bilinear", align_corners=False)
+    expected = torch.log_softmax(model(resized), 1)[:, [SEVEN_CLASSES.index(c) for c in classes]]
+    assert torch.allclose(other(x), expected, atol=1e-5)
+
+
+def test_a_batch_is_remade_for_a_teacher_with_other_preprocessing():
+    from balanced_fer.models import Preprocessing
+    from balanced_fer.training.distill import to_input_of
+
+    student = Preprocessing(size=48, input_size=44)
+    grey = torch.full((2, 1, 44, 44), 0.8)  # (x / 255 - 0.5) / 0.25 = 0.8: x / 255 = 0.7
+    assert to_input_of(grey, student, student) is grey
+    colour = to_input_of(grey, student, Preprocessing(size=112, input_size=100, channels=3, mean=0.4, std=0.2))
+    assert colour.shape == (2, 3, 100, 100) and torch.allclose(colour, torch.tensor(1.5))  # (0.7 - 0.4) / 0.2
+    back = to_input_of(colour, Preprocessing(size=112, input_size=100, channels=3, mean=0.4, std=0.2), student)
+    assert back.shape == grey.shape and torch.allclose(back, grey, atol=1e-5)
+
+
+def test_teachers_score_the_views_a_student_will_see_and_the_file_says_which(toy, tmp_path, monkeypatch):
+    from balanced_fer.data.augment import augment_batch, to_float, view_draws
+    from balanced_fer.training import load_recipe
+    from balanced_fer.training.distill import (
+        LiveTeachers,
+        TargetViews,
+        soft_targets_views,
+        view_log_probs,
+    )
+
+    monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = load_recipe(toy / "toy.yaml", [])
+    teacher = random_checkpoint(tmp_path / "teacher.safetensors", size=24)
+    views = TargetViews.of_recipe(recipe, epochs=3, seed=5)
+    assert views.epochs == 3 and views.preprocessing == recipe.data.preprocessing
+    dataset = open_dataset(str(toy / "faces"))
+    scores, labels, prior_weight = view_log_probs([teacher], dataset, "train", views, progress=False, batch_size=16)
+    assert scores.shape == (72, 3, 3) and prior_weight == 1.0
+    arrays = load_arrays(dataset, "train", 24, 1, progress=False)
+    faces = to_float(torch.from_numpy(np.array(arrays.images)), 0.5, 0.25)
+    live = LiveTeachers([teacher], dataset.class_names, views.preprocessing, tta="none")
+    second = live(augment_batch(faces, 20, recipe.augment, view_draws(5, 1, 72)))  # all faces in one batch
+    assert torch.allclose(scores[:, 1], second, atol=1e-5)
+    assert not torch.equal(scores[:, 0], scores[:, 1])  # each epoch its own views (a random teacher: small changes)
+    path = save_soft_targets(tmp_path / "views.safetensors", scores, labels, [str(teacher)], prior_weight, views=views)
+    assert soft_targets_views(path) == views and load_soft_targets(path, labels)[0].shape == (72, 3, 3)
+    assert views.mismatch(recipe.data.preprocessing, recipe.augment) is None
+    assert "augment.rotate is 3" in views.mismatch(recipe.data.preprocessing, replace(recipe.augment, rotate=3))
+    assert "views for input" in views.mismatch(replace(recipe.data.preprocessing, input_size=18), recipe.augment)
+    plain = save_soft_targets(tmp_path / "plain.safetensors", scores[:, 0], labels, [str(teacher)], prior_weight)
+    assert soft_targets_views(plain) is None
+
+
+def test_a_student_trains_on_the_views_its_teachers_scored(toy, tmp_path, capsys, monkeypatch):
+    from balanced_fer.data.augment import view_draws
+    from balanced_fer.training import trainer
+
+    monkeypatch.setenv("BFER_CACHE_DIR", str(tmp_path / "cache"))
+    train = ["train", str(toy / "toy.yaml"), "--no-progress"]
+    teacher = random_checkpoint(tmp_path / "teacher.safetensors", size=24)
+    targets = tmp_path / "views.safetensors"
+    score = ["soft-targets", str(toy / "faces"), "--teacher", str(teacher), "--views", str(toy / "toy.yaml")]
+    code, out, err = run_cli([*score, "--epochs", "1", "--tta", "none", "--out", str(targets), "--no-progress"], capsys)
+    assert code == 0 and "72 faces x 3 classes from 1 teacher(s) on 1 epochs of" in out, err
+    seen = []
+    real = trainer.augment_batch
+    monkeypatch.setattr(
+        trainer, "augment_batch", lambda x, size, cfg, draws: seen.append(draws) or real(x, size, cfg, draws)
+    )
+    student = ["--set", f"distill.targets={targets}", "--set", "augment.mixup=0.2"]
+    assert run_cli([*train, "--out", str(tmp_path / "student"), *student], capsys)[0] == 0
+    table = view_draws(0, 0, 72)  # two epochs on one epoch of views: the second repeats the first
+    assert len(seen) == 2 * (72 // 16) and all((draws[:, None] == table).all(-1).any(1).all() for draws in seen)
+    assert len({tuple(draws[:, 0].tolist()) for draws in seen[: len(seen) // 2]}) == len(seen) // 2
+    code, _, err = run_cli([*train, "--out", str(tmp_path / "other"), *student, "--set", "augment.rotate=3"], capsys)
+    assert code == 2 and f"{targets}: not views this recipe makes: augment.rotate is 3 here, 10" in err
+    code, _, err = run_cli([*score, "--held-out", "--out", str(targets)], capsys)
+    assert code == 2 and "--views is for teachers that score every face: not with --votes or --held-out" in err
 
 
 def test_a_student_trains_with_live_teachers_and_the_recipe_says_which(toy, tmp_path, capsys, monkeypatch):
@@ -217,6 +295,8 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
         LIVE_MIXUP,
         LIVE_NARROWED,
         LIVE_SQRT,
+        LIVE_VIEWS,
+        LIVE_VIEWS_FILE,
         REPVGG,
         STUDIES,
     )
@@ -239,6 +319,8 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     assert changes(LIVE_GRID, LIVE) == {"model": live_recipe["model"] | {"kwargs": {"pool_grid": 5}}}
     assert changes(LIVE_SQRT, LIVE) == {"sampler": "square_root"}
     assert changes(LIVE_NARROWED, LIVE) == {"model": live_recipe["model"] | {"pretrained": DEFAULT_FILE}}
+    views = {"teachers": [], "live": False, "targets": LIVE_VIEWS_FILE}
+    assert changes(LIVE_VIEWS, LIVE) == {"distill": live_recipe["distill"] | views}  # tta none, as the file's scores
 
 
 def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):

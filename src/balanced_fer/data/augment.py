@@ -5,6 +5,11 @@ Optional degradations come first (Gaussian blur, low resolution: what phone and 
 into one affine warp per image and applied to the whole batch with a single ``grid_sample``;
 photometric changes and random erasing are tensor arithmetic with per-image random values. Mixup and CutMix mix images and return
 the partner indices and weights for the loss.
+
+The random values come from torch's global generator, or from a table with one row of uniform numbers
+per face (:func:`view_draws`): then a face's view depends only on the table's seed, the epoch and the
+face, not on the batch it falls in or the device, so teachers can score the views a student will see
+before it trains (``bfer soft-targets --views``).
 """
 
 from __future__ import annotations
@@ -37,8 +42,21 @@ class AugmentConfig:
     mix_prob: float = 0.5  # probability that a batch is mixed when mixup / cutmix is on
 
 
+VIEW_DRAWS = 17  # uniform numbers one view of a face takes at most (every transform on)
 PROBABILITIES = ("flip", "erase", "blur", "downscale", "mix_prob")  # AugmentConfig fields from 0 to 1
 BOUNDED = ("scale", "blur_sigma", "downscale_min", "erase_area")  # fields with bounds of their own
+
+
+MIXING = ("mixup", "cutmix", "mix_prob")  # AugmentConfig fields applied to whole batches, after the views
+
+
+def view_config(cfg: AugmentConfig) -> dict:
+    """The fields of ``cfg`` that shape one face's view (all but batch mixing), as JSON-ready values."""
+    return {
+        f.name: list(v) if isinstance(v := getattr(cfg, f.name), tuple) else v
+        for f in fields(cfg)
+        if f.name not in MIXING
+    }
 
 
 def augment_problems(cfg: AugmentConfig) -> list[str]:
@@ -79,15 +97,42 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     return x[..., top : top + size, left : left + size]
 
 
-def augment_batch(x: torch.Tensor, size: int, cfg: AugmentConfig) -> torch.Tensor:
+def view_draws(seed: int, epoch: int, count: int) -> torch.Tensor:
+    """The (count, VIEW_DRAWS) float64 uniform numbers that fix ``count`` faces' views in ``epoch``
+    (:func:`augment_batch`'s ``draws``, a row per face), the same on every machine and device."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.rand((count, VIEW_DRAWS), generator=generator, dtype=torch.float64)
+
+
+class _Uniform:
+    """Per-image uniform values for one batch: from torch's global generator, or a column of ``draws``
+    per call (a whole-image tensor, such as erase noise, from a CPU generator seeded by its column)."""
+
+    def __init__(self, n: int, device: torch.device, draws: torch.Tensor | None):
+        if draws is not None and (draws.shape[0] != n or draws.shape[1] < VIEW_DRAWS):
+            raise ValueError(f"draws must be ({n}, {VIEW_DRAWS}), got {tuple(draws.shape)}")
+        self.n, self.device, self.draws, self.column = n, device, draws, 0
+
+    def __call__(self, low: float, high: float, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        if self.draws is None:
+            return torch.rand(shape or (self.n,), device=self.device) * (high - low) + low
+        column = self.draws[:, self.column]
+        self.column += 1
+        if shape is None:
+            values = column.float()
+        else:
+            seeds = (column * 2**53).long().tolist()
+            values = torch.stack([torch.rand(shape[1:], generator=torch.Generator().manual_seed(s)) for s in seeds])
+        return values.to(self.device) * (high - low) + low
+
+
+def augment_batch(x: torch.Tensor, size: int, cfg: AugmentConfig, draws: torch.Tensor | None = None) -> torch.Tensor:
     """Randomly warp, flip, recolour and erase a normalised (N, C, H, W) float batch, returning
     (N, C, size, size): the random crop samples a ``size`` window around the centre. Randomness comes
-    from torch's global generator (seeded per epoch by the trainer)."""
-    n, device = x.shape[0], x.device
-
-    def uniform(low: float, high: float, shape: tuple[int, ...] = (n,)) -> torch.Tensor:
-        return torch.rand(shape, device=device) * (high - low) + low
-
+    from torch's global generator (seeded per epoch by the trainer), or from ``draws``, a row of
+    :func:`view_draws` per image, which fixes each image's view."""
+    n = x.shape[0]
+    uniform = _Uniform(n, x.device, draws)
     if cfg.blur:
         x = _blur(x, cfg, uniform)
     if cfg.downscale:

@@ -7,13 +7,18 @@ without TTA inherits what TTA gave the teachers. Several teachers are ensembled 
 log-probabilities. The targets can be written to a file (``bfer soft-targets``, fp16, about 0.4 MB for
 FER2013's 28,709 faces and 7 classes) and committed, so a student retrains without the teachers.
 Or the teachers run during training (:class:`LiveTeachers`) and score each augmented batch as the
-student sees it.
+student sees it. Or, between the two, they score once the very views the student will see in each
+epoch (``bfer soft-targets --views RECIPE``: views fixed by :func:`~balanced_fer.data.augment.view_draws`,
+about 12 MB for FER2013 over 30 epochs), so consistent teaching runs without the teachers, for instance
+with teachers trained and scored on a GPU and a student trained on a CPU.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +27,56 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
+from tqdm import tqdm
 
 from ..data import FaceDataset, load_arrays
+from ..data.augment import AugmentConfig, augment_batch, to_float, view_config, view_draws
 from ..data.folds import assign_folds
 from ..data.matching import match_faces
 from ..errors import BalancedFerError
 from ..models import ModelDescription, Preprocessing, batch_logits, load_model, predict_logits
 from ..models.description import TTA_MODES
+from .recipe import Recipe
+
+log = logging.getLogger(__name__)
 
 TARGETS_KEY = "balanced_fer_soft_targets"
 VOTES_SOURCE = "crowd votes"  # how a targets file made from votes names its source
+
+
+@dataclass(frozen=True)
+class TargetViews:
+    """Which views of the faces a soft-targets file scored: ``epochs`` epochs of views ``seed``
+    (:func:`~balanced_fer.data.augment.view_draws`) made by ``augment`` (its :func:`view_config`) for a
+    student with ``preprocessing``. A student trains on them only with the same two."""
+
+    seed: int
+    epochs: int
+    augment: dict
+    preprocessing: Preprocessing
+
+    @classmethod
+    def of_recipe(cls, recipe: Recipe, epochs: int | None = None, seed: int = 0) -> TargetViews:
+        """The views ``recipe``'s student sees (in its first ``epochs`` epochs, by default all)."""
+        return cls(seed, epochs or recipe.schedule.epochs, view_config(recipe.augment), recipe.data.preprocessing)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "preprocessing": asdict(self.preprocessing)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TargetViews:
+        return cls(d["seed"], d["epochs"], d["augment"], Preprocessing(**d["preprocessing"]))
+
+    def mismatch(self, preprocessing: Preprocessing, augment: AugmentConfig) -> str | None:
+        """What differs between these views and a student's, or None."""
+        if preprocessing != self.preprocessing:
+            return f"they are views for input {self.preprocessing}, the student takes {preprocessing}"
+        ours = view_config(augment)
+        changed = [k for k in sorted(ours.keys() | self.augment.keys()) if ours.get(k) != self.augment.get(k)]
+        if changed:
+            field = changed[0]
+            return f"augment.{field} is {ours.get(field)} here, {self.augment.get(field)} in the views"
+        return None
 
 
 def load_teachers(
@@ -94,12 +139,27 @@ def teacher_log_probs(
     return ensemble.log_softmax(1), labels, float(np.mean(prior_weights))
 
 
+def to_input_of(x: torch.Tensor, source: Preprocessing, target: Preprocessing) -> torch.Tensor:
+    """A batch made for ``source``'s network re-made for ``target``'s: the same pixels, resized
+    (bilinear) to its input size, in its channels (grey repeated, colour averaged) and normalisation."""
+    if source == target:
+        return x
+    x = x * source.std + source.mean
+    if x.shape[-1] != target.input_size:
+        smaller = target.input_size < x.shape[-1]
+        x = F.interpolate(x, size=(target.input_size,) * 2, mode="bilinear", align_corners=False, antialias=smaller)
+    if x.shape[1] != target.channels:
+        x = x.repeat(1, 3, 1, 1) if target.channels == 3 else x.mean(1, keepdim=True)
+    return (x - target.mean) / target.std
+
+
 class LiveTeachers:
     """Teachers that score every augmented (and mixed) batch as the student sees it, instead of the
     un-augmented faces once: "consistent teaching" (Beyer et al., CVPR 2022, "Knowledge distillation: a
     good teacher is patient and consistent"), where the student learns the teachers' function on the
-    very views it trains on. Each step costs the teachers' forward passes; they must take the student's
-    input, so their preprocessing must be the student's."""
+    very views it trains on. Each step costs the teachers' forward passes. A teacher with other
+    preprocessing than the student's gets the student's view at its own input size and channels
+    (:func:`to_input_of`)."""
 
     def __init__(
         self,
@@ -110,16 +170,12 @@ class LiveTeachers:
         tta: str = "flip",
         device: torch.device | str = "cpu",
     ):
-        self.tta = tta
-        self.models, self.columns, prior_weights = [], [], []
-        for teacher, (model, description, columns) in zip(teachers, load_teachers(teachers, class_names, device)):
-            if description.preprocessing != preprocessing:
-                raise BalancedFerError(
-                    f"{teacher}: a live teacher must take the student's input ({preprocessing}), "
-                    f"not {description.preprocessing}; score the faces once instead (distill.live false)"
-                )
+        self.tta, self.preprocessing = tta, preprocessing
+        self.models, self.columns, self.inputs, prior_weights = [], [], [], []
+        for model, description, columns in load_teachers(teachers, class_names, device):
             self.models.append(model)
             self.columns.append(columns)
+            self.inputs.append(description.preprocessing)
             prior_weights.append(description.trained_prior_weight)
         self.prior_weight = float(np.mean(prior_weights))
 
@@ -127,10 +183,41 @@ class LiveTeachers:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """The ensemble's (N, K) log-probabilities for a batch of the student's input."""
         outputs = [
-            F.log_softmax(batch_logits(model, x, self.tta)[:, columns], dim=1)
-            for model, columns in zip(self.models, self.columns)
+            F.log_softmax(batch_logits(model, to_input_of(x, self.preprocessing, pre), self.tta)[:, columns], dim=1)
+            for model, columns, pre in zip(self.models, self.columns, self.inputs)
         ]
         return torch.stack(outputs).mean(0).log_softmax(1)
+
+
+def view_log_probs(
+    teachers: Sequence[str | Path],
+    dataset: FaceDataset,
+    split: str,
+    views: TargetViews,
+    *,
+    tta: str = "none",
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    batch_size: int = 512,
+) -> tuple[torch.Tensor, np.ndarray, float]:
+    """(N, epochs, K) log-probabilities the teachers' ensemble gives ``views`` of ``split``'s faces
+    (each epoch's view of each face, as the student will see it), the faces' labels, and the
+    teachers' mean ``trained_prior_weight``. Batch mixing is left to training, which mixes the targets."""
+    pre, augment = views.preprocessing, AugmentConfig(**views.augment)
+    live = LiveTeachers(teachers, dataset.class_names, pre, tta=tta, device=device)
+    arrays = load_arrays(dataset, split, pre.size, pre.channels, progress=progress)
+    images, count = np.asarray(arrays.images), len(arrays.labels)
+    scores = torch.empty(count, views.epochs, len(dataset.class_names))
+    with tqdm(total=views.epochs * count, unit="view", desc="teachers", disable=not progress) as bar:
+        for epoch in range(views.epochs):
+            draws = view_draws(views.seed, epoch, count)
+            for start in range(0, count, batch_size):
+                stop = min(start + batch_size, count)
+                faces = to_float(torch.from_numpy(images[start:stop].copy()).to(device), pre.mean, pre.std)
+                scores[start:stop, epoch] = live(augment_batch(faces, pre.input_size, augment, draws[start:stop])).cpu()
+                bar.update(stop - start)
+            log.info("teachers scored the views of epoch %d of %d", epoch + 1, views.epochs)
+    return scores, arrays.labels, live.prior_weight
 
 
 def held_out_fold(teacher: str | Path, recipe: dict | None, split: str) -> tuple[int, int]:
@@ -187,11 +274,15 @@ def save_soft_targets(
     teachers: Sequence[str],
     prior_weight: float,
     held_out: bool = False,
+    views: TargetViews | None = None,
 ) -> Path:
-    """Write soft targets (fp16) with the labels they belong to, so a mismatch is caught on reading."""
+    """Write soft targets (fp16) with the labels they belong to, so a mismatch is caught on reading;
+    ``views`` says which views (N, epochs, K) targets scored."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"teachers": [str(t) for t in teachers], "trained_prior_weight": prior_weight, "held_out": held_out}
+    if views is not None:
+        meta["views"] = views.to_dict()
     tensors = {"log_probs": log_probs.half().contiguous(), "labels": torch.as_tensor(labels, dtype=torch.int16)}
     try:
         save_file(tensors, str(path), metadata={TARGETS_KEY: json.dumps(meta)})
@@ -211,10 +302,17 @@ def _read_soft_targets(path: str | Path, tensor_names: Sequence[str]) -> tuple[d
 
 
 def load_soft_targets(path: str | Path, labels: np.ndarray) -> tuple[torch.Tensor, float]:
-    """Soft targets from a file, checked against the training labels they must belong to."""
+    """Soft targets from a file, checked against the training labels they must belong to: (N, K), or
+    (N, epochs, K) for a file of views (:func:`soft_targets_views`)."""
     meta, tensors = _read_soft_targets(path, ("log_probs", "labels"))
     check_labels(tensors["labels"].numpy(), labels, str(path))
     return tensors["log_probs"].float(), float(meta["trained_prior_weight"])
+
+
+def soft_targets_views(path: str | Path) -> TargetViews | None:
+    """The views a soft-targets file's teachers scored, or None for scores of the faces themselves."""
+    views = _read_soft_targets(path, ())[0].get("views")
+    return None if views is None else TargetViews.from_dict(views)
 
 
 def soft_targets_sources(path: str | Path) -> list[str]:

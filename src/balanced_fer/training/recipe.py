@@ -17,7 +17,7 @@ import yaml
 
 from ..data.augment import AugmentConfig, augment_problems
 from ..errors import BalancedFerError
-from ..models.description import TTA_MODES
+from ..models.description import TTA_MODES, Preprocessing
 from ..models.registry import model_kwargs_problems
 from ..structs import build
 
@@ -36,6 +36,11 @@ class DataConfig:
     folds: int = 1  # with held_out_fold: the training split dealt into this many stratified folds...
     held_out_fold: int | None = None  # ...and this one left out (a teacher for bfer soft-targets --held-out)
     drop_label_issues: str | None = None  # out-of-sample soft targets: faces they flag as mislabelled are left out
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How these faces become the network's input."""
+        return Preprocessing(size=self.size, input_size=self.input_size, channels=self.channels)
 
 
 @dataclass

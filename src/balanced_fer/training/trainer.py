@@ -24,7 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from ..data import FaceArrays, load_arrays, open_dataset
-from ..data.augment import augment_batch, mix_batch, to_float
+from ..data.augment import augment_batch, mix_batch, to_float, view_draws
 from ..data.folds import assign_folds
 from ..errors import BalancedFerError
 from ..evaluation import Evaluation, evaluate_predictions, save_evaluation
@@ -39,7 +39,15 @@ from ..models.checkpoint import (
     save_checkpoint,
     unflatten_state,
 )
-from .distill import LiveTeachers, check_labels, distillation_loss, load_soft_targets, soften, teacher_log_probs
+from .distill import (
+    LiveTeachers,
+    check_labels,
+    distillation_loss,
+    load_soft_targets,
+    soft_targets_views,
+    soften,
+    teacher_log_probs,
+)
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .label_issues import find_label_issues
 from .recipe import DEVICES, Recipe
@@ -245,7 +253,7 @@ class Trainer:
         self.memory_format = torch.channels_last if r.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.loss_fn = build_loss(r.loss.name, self.data.train_counts, **r.loss.kwargs).to(self.device)
-        self.preprocessing = Preprocessing(size=r.data.size, input_size=r.data.input_size, channels=r.data.channels)
+        self.preprocessing = r.data.preprocessing
         self.teacher, self.live_teachers, self.teacher_prior_weight = self._teachers()
         self.optimizer = build_optimizer(r, self.model)
         self.batch = r.optim.batch_size // self.env.world_size
@@ -292,9 +300,11 @@ class Trainer:
             log.warning("resuming %s after epoch %d of %d", self.out_dir, self.epoch, self.recipe.schedule.epochs)
 
     def _teachers(self) -> tuple[torch.Tensor | None, LiveTeachers | None, float]:
-        """If distilling: the teachers' log-probabilities on every training face (rows of ``data.train``),
-        or, with ``distill.live``, the teachers themselves; and their ``trained_prior_weight``."""
+        """If distilling: the teachers' log-probabilities on every training face (rows of ``data.train``;
+        on each epoch's view of it for a targets file of views, ``self.views``), or, with ``distill.live``,
+        the teachers themselves; and their ``trained_prior_weight``."""
         cfg = self.recipe.distill
+        self.views = None
         if cfg.live:
             live = LiveTeachers(
                 cfg.teachers, self.data.class_names, self.preprocessing, tta=cfg.tta, device=self.device
@@ -302,6 +312,10 @@ class Trainer:
             return None, live, live.prior_weight
         if cfg.targets:
             log_probs, prior_weight = load_soft_targets(cfg.targets, self.data.train.labels)
+            self.views = soft_targets_views(cfg.targets)
+            problem = self.views and self.views.mismatch(self.preprocessing, self.recipe.augment)
+            if problem:
+                raise BalancedFerError(f"{cfg.targets}: not views this recipe makes: {problem}")
         elif cfg.teachers:
             data = self.recipe.data
             dataset = open_dataset(data.train, **data.options)
@@ -391,6 +405,9 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         r = self.recipe
         torch.manual_seed(r.seed * 1_000_003 + epoch * 1009 + self.env.rank)
+        if self.views is not None:  # the views the targets scored; they repeat after the file's epochs
+            self.view_epoch = epoch % self.views.epochs
+            self.view_draws = view_draws(self.views.seed, self.view_epoch, len(self.data.train.labels))
         self.loss_fn.set_epoch(epoch)
         order = epoch_indices(self.data.train_labels, r.sampler, epoch, r.schedule.epochs, r.seed)
         order = self.data.train_index[order]
@@ -434,7 +451,7 @@ class Trainer:
                 return soften(self.live_teachers(x).float(), temperature)
         if self.teacher is None:
             return None
-        taught = soften(self.teacher[rows], temperature)
+        taught = soften(self.teacher[rows] if self.views is None else self.teacher[rows, self.view_epoch], temperature)
         if perm is not None:  # a mixed image is taught the same mix of its sources' targets
             taught = lam * taught + (1 - lam) * taught[perm]
         return taught
@@ -450,8 +467,9 @@ class Trainer:
             else torch.from_numpy(self.train_images[idx]).to(self.device, non_blocking=True)
         )
         targets = self.train_labels[rows]
+        draws = None if self.views is None else self.view_draws[torch.from_numpy(idx)]
         x = augment_batch(
-            to_float(images, self.preprocessing.mean, self.preprocessing.std), r.data.input_size, r.augment
+            to_float(images, self.preprocessing.mean, self.preprocessing.std), r.data.input_size, r.augment, draws
         )
         x, perm, lam = mix_batch(x, r.augment)
         x = x.contiguous(memory_format=self.memory_format)
