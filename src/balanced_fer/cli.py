@@ -177,6 +177,8 @@ def _cmd_soft_targets(args: argparse.Namespace) -> int:
         raise BalancedFerError("--held-out is for --teacher: crowd votes were never trained on")
     if args.views and (args.votes or args.held_out):
         raise BalancedFerError("--views is for teachers that score every face: not with --votes or --held-out")
+    if not args.views and (args.epochs or args.view_seed):
+        raise BalancedFerError("--epochs and --view-seed choose views: give --views RECIPE")
     dataset = _open_dataset(args)
     progress, views = not args.no_progress, None
     if args.views:
