@@ -41,6 +41,7 @@ from ..models.checkpoint import (
 )
 from .distill import (
     LiveTeachers,
+    TargetViews,
     check_labels,
     distillation_loss,
     load_soft_targets,
@@ -182,6 +183,23 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass(frozen=True)
+class Teaching:
+    """What a student learns from besides its labels, if distilling: the teachers' log-probabilities
+    on every training face (rows of ``data.train``; (rows, epochs, K) when the targets file holds
+    ``views``: each epoch's view of each face), or the live teachers themselves; and the teachers'
+    ``trained_prior_weight``."""
+
+    scores: torch.Tensor | None = None
+    live: LiveTeachers | None = None
+    views: TargetViews | None = None
+    prior_weight: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.scores is not None or self.live is not None
+
+
 class TrainerHooks:
     """Extension points for procedures built on the loop (DBL): no-ops by default."""
 
@@ -254,7 +272,7 @@ class Trainer:
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.loss_fn = build_loss(r.loss.name, self.data.train_counts, **r.loss.kwargs).to(self.device)
         self.preprocessing = r.data.preprocessing
-        self.teacher, self.live_teachers, self.teacher_prior_weight = self._teachers()
+        self.teaching = self._teaching()
         self.optimizer = build_optimizer(r, self.model)
         self.batch = r.optim.batch_size // self.env.world_size
         if self.batch < 1 or r.optim.batch_size % self.env.world_size:
@@ -299,21 +317,20 @@ class Trainer:
         if self.env.is_main:
             log.warning("resuming %s after epoch %d of %d", self.out_dir, self.epoch, self.recipe.schedule.epochs)
 
-    def _teachers(self) -> tuple[torch.Tensor | None, LiveTeachers | None, float]:
-        """If distilling: the teachers' log-probabilities on every training face (rows of ``data.train``;
-        on each epoch's view of it for a targets file of views, ``self.views``), or, with ``distill.live``,
-        the teachers themselves; and their ``trained_prior_weight``."""
+    def _teaching(self) -> Teaching:
+        """The recipe's ``distill`` section made ready: live teachers, a targets file (of views or
+        not) checked against this recipe, or the teachers' scores on the training faces, made now."""
         cfg = self.recipe.distill
-        self.views = None
         if cfg.live:
             live = LiveTeachers(
                 cfg.teachers, self.data.class_names, self.preprocessing, tta=cfg.tta, device=self.device
             )
-            return None, live, live.prior_weight
+            return Teaching(live=live, prior_weight=live.prior_weight)
+        views = None
         if cfg.targets:
             log_probs, prior_weight = load_soft_targets(cfg.targets, self.data.train.labels)
-            self.views = soft_targets_views(cfg.targets)
-            problem = self.views and self.views.mismatch(self.preprocessing, self.recipe.augment)
+            views = soft_targets_views(cfg.targets)
+            problem = views and views.mismatch(self.preprocessing, self.recipe.augment)
             if problem:
                 raise BalancedFerError(f"{cfg.targets}: not views this recipe makes: {problem}")
         elif cfg.teachers:
@@ -330,17 +347,17 @@ class Trainer:
             )
             check_labels(labels, self.data.train.labels, "the teachers' training faces")
         else:
-            return None, None, 0.0
-        return log_probs.to(self.device), None, prior_weight
+            return Teaching()
+        return Teaching(scores=log_probs.to(self.device), views=views, prior_weight=prior_weight)
 
     def _trained_prior_weight(self) -> float:
         """The training prior the scores follow: the labels' share after what the loss and sampler
         remove, blended with the teachers' by the distillation weight."""
         labels = 1.0 - self.loss_fn.prior_removed - sampler_prior_removed(self.recipe.sampler)
-        if self.teacher is None and self.live_teachers is None:
+        if not self.teaching.active:
             return labels
         alpha = self.recipe.distill.alpha
-        return (1 - alpha) * labels + alpha * self.teacher_prior_weight
+        return (1 - alpha) * labels + alpha * self.teaching.prior_weight
 
     @property
     def deployed(self) -> nn.Module:
@@ -405,9 +422,10 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         r = self.recipe
         torch.manual_seed(r.seed * 1_000_003 + epoch * 1009 + self.env.rank)
-        if self.views is not None:  # the views the targets scored; they repeat after the file's epochs
-            self.view_epoch = epoch % self.views.epochs
-            self.view_draws = view_draws(self.views.seed, self.view_epoch, len(self.data.train.labels))
+        views = self.teaching.views
+        if views is not None:  # the views the targets scored; they repeat after the file's epochs
+            self.view_epoch = epoch % views.epochs
+            self.view_draws = view_draws(views.seed, self.view_epoch, len(self.data.train.labels))
         self.loss_fn.set_epoch(epoch)
         order = epoch_indices(self.data.train_labels, r.sampler, epoch, r.schedule.epochs, r.seed)
         order = self.data.train_index[order]
@@ -446,12 +464,14 @@ class Trainer:
     ) -> torch.Tensor | None:
         """The teachers' probabilities (at the distillation temperature) for a batch, if distilling."""
         temperature = self.recipe.distill.temperature
-        if self.live_teachers is not None:  # they score the batch the student sees, mixed or not
+        teaching = self.teaching
+        if teaching.live is not None:  # they score the batch the student sees, mixed or not
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                return soften(self.live_teachers(x).float(), temperature)
-        if self.teacher is None:
+                return soften(teaching.live(x).float(), temperature)
+        if teaching.scores is None:
             return None
-        taught = soften(self.teacher[rows] if self.views is None else self.teacher[rows, self.view_epoch], temperature)
+        scores = teaching.scores[rows] if teaching.views is None else teaching.scores[rows, self.view_epoch]
+        taught = soften(scores, temperature)
         if perm is not None:  # a mixed image is taught the same mix of its sources' targets
             taught = lam * taught + (1 - lam) * taught[perm]
         return taught
@@ -467,7 +487,7 @@ class Trainer:
             else torch.from_numpy(self.train_images[idx]).to(self.device, non_blocking=True)
         )
         targets = self.train_labels[rows]
-        draws = None if self.views is None else self.view_draws[torch.from_numpy(idx)]
+        draws = None if self.teaching.views is None else self.view_draws[torch.from_numpy(idx)]
         x = augment_batch(
             to_float(images, self.preprocessing.mean, self.preprocessing.std), r.data.input_size, r.augment, draws
         )
