@@ -18,7 +18,9 @@
   faces), with the teacher's flip TTA, on the teacher's scores alone at temperature 1 (Beyer et
   al.'s loss), with its head on the last 5 x 5 map, or on classes drawn by the square root of their
   counts (rare faces seen more often, each scored by the teacher), or started from the default's weights
-  narrowed to the student's widths (``model.pretrained``); and the control with the faces
+  narrowed to the student's widths (``model.pretrained``); the live row again on a CPU without native
+  bf16 (fp32), the control of the row taught the default's scores on the same recipe's views, made once
+  before training (``bfer soft-targets --views``); and the control with the faces
   confident learning flags as mislabelled left out, judged by the held-out teachers' scores or by
   FER+'s votes (``data.drop_label_issues``).
 
@@ -80,6 +82,9 @@ DEFAULT_FILE = "src/balanced_fer/pretrained/fer2013_compact_long.safetensors"
 #       --tta none --out runs/views/fer2013_default_fast_live_views.safetensors
 LIVE_VIEWS_FILE = "runs/views/fer2013_default_fast_live_views.safetensors"
 LIVE_VIEWS = "fast tier, the default's scores on the live row's views, made once"
+# the live row again on a CPU without native bf16, where the recipe's amp runs in fp32 as the views row did
+# (its runs' recipes name it fer2013_fast_live_avx2): the views row's control
+LIVE_FP32 = "fast tier, the default as a live teacher, fp32 on an AVX2 CPU"
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -195,6 +200,7 @@ STUDIES = {
                     "name=fer2013_fast_views",
                 ],
             ),
+            LIVE_FP32: (FAST_LIVE, ["name=fer2013_fast_live_avx2"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -242,6 +248,8 @@ STUDIES = {
             (LIVE_SQRT, LIVE),
             (LIVE_NARROWED, LIVE),
             (LIVE_VIEWS, LIVE),
+            (LIVE_FP32, LIVE),
+            (LIVE_VIEWS, LIVE_FP32),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],
