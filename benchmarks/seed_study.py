@@ -85,6 +85,9 @@ LIVE_VIEWS = "fast tier, the default's scores on the live row's views, made once
 # the live row again on a CPU without native bf16, where the recipe's amp runs in fp32 as the views row did
 # (its runs' recipes name it fer2013_fast_live_avx2): the views row's control
 LIVE_FP32 = "fast tier, the default as a live teacher, fp32 on an AVX2 CPU"
+# decoupled KD (Zhao et al. 2022) with its authors' CIFAR weights (CE + TCKD + 8 NCKD at T 4, the teachers'
+# term ramped in over the first 20 of 240 epochs, here 2.5 of 30), live, fp32 on the AVX2 CPU as its control
+LIVE_DKD = "fast tier, the default as a live teacher, decoupled KD, fp32 on an AVX2 CPU"
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -201,6 +204,16 @@ STUDIES = {
                 ],
             ),
             LIVE_FP32: (FAST_LIVE, ["name=fer2013_fast_live_avx2"]),
+            LIVE_DKD: (
+                FAST_LIVE,
+                [
+                    "distill.loss=dkd",
+                    "distill.alpha=0.5",
+                    "distill.nckd_weight=8",
+                    "distill.warmup_epochs=2.5",
+                    "name=fer2013_fast_live_dkd",
+                ],
+            ),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -250,6 +263,7 @@ STUDIES = {
             (LIVE_VIEWS, LIVE),
             (LIVE_FP32, LIVE),
             (LIVE_VIEWS, LIVE_FP32),
+            (LIVE_DKD, LIVE_FP32),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],

@@ -14,6 +14,7 @@ from balanced_fer.data import load_arrays, open_dataset
 from balanced_fer.models import load_checkpoint
 from balanced_fer.training.distill import (
     VOTES_SOURCE,
+    decoupled_distillation_loss,
     distillation_loss,
     load_soft_targets,
     save_soft_targets,
@@ -30,6 +31,23 @@ def test_the_loss_is_zero_when_the_student_matches_and_pulls_towards_the_teacher
     loss = distillation_loss(student, soften(teacher, 4.0), 4.0)
     loss.backward()
     assert loss > 0 and student.grad[0, 0] < 0 < student.grad[0, 2]  # raise class 0, lower class 2
+
+
+def test_decoupled_kd_is_plain_kd_when_its_other_classes_weigh_what_the_teacher_leaves_them():
+    torch.manual_seed(0)
+    student, teacher, labels = torch.randn(6, 7), torch.randn(6, 7), torch.randint(0, 7, (6,))
+    taught = soften(teacher, 4.0)
+    for i in range(6):  # KD = TCKD + (1 - p_label) NCKD, face by face
+        rest = float(1 - taught[i, labels[i]])
+        plain = distillation_loss(student[i : i + 1], taught[i : i + 1], 4.0)
+        decoupled = decoupled_distillation_loss(student[i : i + 1], taught[i : i + 1], labels[i : i + 1], 4.0, rest)
+        assert decoupled == pytest.approx(float(plain), abs=1e-5)  # fp32 rounding
+    assert decoupled_distillation_loss(teacher, taught, labels, 4.0, 8.0).abs() < 1e-4  # x T^2 x 8 of fp32 rounding
+    logits = student.clone().requires_grad_(True)
+    decoupled_distillation_loss(logits, taught, labels, 4.0, 8.0).backward()
+    heavier = student.clone().requires_grad_(True)
+    decoupled_distillation_loss(heavier, taught, labels, 4.0, 16.0).backward()
+    assert logits.grad.isfinite().all() and not torch.allclose(logits.grad, heavier.grad)
 
 
 def test_a_soft_targets_file_must_match_the_training_labels(tmp_path):
@@ -190,6 +208,14 @@ def test_a_student_trains_with_live_teachers_and_the_recipe_says_which(toy, tmp_
     assert description.trained_prior_weight == pytest.approx(1.0)  # CE labels and a CE teacher
     code, _, err = run_cli([*train, "--out", str(tmp_path / "none"), "--set", "distill.live=true"], capsys)
     assert code == 2 and "distill.live needs distill.teachers" in err
+    decoupled = ["--set", "distill.loss=dkd", "--set", "distill.warmup_epochs=1"]
+    code, _, err = run_cli([*train, "--out", str(tmp_path / "mixed"), *live, *decoupled], capsys)
+    assert code == 2 and "does not combine with augment.mixup" in err
+    assert run_cli([*train, "--out", str(tmp_path / "dkd"), *live[:-2], *decoupled], capsys)[0] == 0
+    _, description = load_checkpoint(tmp_path / "dkd" / "final.safetensors")
+    assert description.recipe["distill"]["loss"] == "dkd" and description.recipe["distill"]["warmup_epochs"] == 1.0
+    code, _, err = run_cli([*train, "--out", str(tmp_path / "bad"), *live[:-2], "--set", "distill.loss=mse"], capsys)
+    assert code == 2 and "distill.loss must be one of kl, dkd" in err
 
 
 def test_the_fast_tiers_control_is_its_recipe_without_distillation(shared_datasets, cache_dir):
@@ -289,7 +315,9 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     from seed_study import (
         DEFAULT_FILE,
         LIVE,
+        LIVE_DKD,
         LIVE_FLIP,
+        LIVE_FP32,
         LIVE_GRID,
         LIVE_KL,
         LIVE_MIXUP,
@@ -321,6 +349,8 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     assert changes(LIVE_NARROWED, LIVE) == {"model": live_recipe["model"] | {"pretrained": DEFAULT_FILE}}
     views = {"teachers": [], "live": False, "targets": LIVE_VIEWS_FILE}
     assert changes(LIVE_VIEWS, LIVE) == {"distill": live_recipe["distill"] | views}  # tta none, as the file's scores
+    decoupled = {"loss": "dkd", "alpha": 0.5, "nckd_weight": 8.0, "warmup_epochs": 2.5}
+    assert changes(LIVE_DKD, LIVE_FP32) == {"distill": live_recipe["distill"] | decoupled}
 
 
 def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):

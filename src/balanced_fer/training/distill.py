@@ -332,6 +332,33 @@ def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor,
     return F.kl_div(log_student, teacher_probs, reduction="batchmean") * temperature**2
 
 
+def decoupled_distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_probs: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float,
+    nckd_weight: float,
+) -> torch.Tensor:
+    """Decoupled KD (Zhao et al., CVPR 2022), times T^2: the KL of the binary labelled-class-or-not
+    distributions (TCKD) plus ``nckd_weight`` times the KL among the other classes (NCKD). Plain KD is
+    TCKD + (1 - p_label) NCKD, so a teacher sure of the label teaches little about how the other
+    classes rank; DKD gives that part a fixed weight instead."""
+    target = F.one_hot(labels, student_logits.shape[1]).bool()
+    log_student = F.log_softmax(student_logits / temperature, dim=1)
+    log_student_rest = F.log_softmax((student_logits / temperature).masked_fill(target, -torch.inf), dim=1)
+    p_teacher = teacher_probs[target]
+    p_student = log_student[target].exp()
+
+    def binary(p: torch.Tensor) -> torch.Tensor:
+        return torch.stack([p, 1 - p], dim=1).clamp_min(1e-12)
+
+    tckd = (binary(p_teacher) * (binary(p_teacher).log() - binary(p_student).log())).sum(1)
+    teacher_rest = teacher_probs.masked_fill(target, 0)
+    teacher_rest = teacher_rest / teacher_rest.sum(1, keepdim=True).clamp_min(1e-12)
+    nckd = (torch.xlogy(teacher_rest, teacher_rest) - teacher_rest * log_student_rest.masked_fill(target, 0)).sum(1)
+    return (tckd + nckd_weight * nckd).mean() * temperature**2
+
+
 def soften(log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """The teachers' probabilities at ``temperature``."""
     return F.softmax(log_probs / temperature, dim=1)

@@ -94,6 +94,9 @@ class DecoupleConfig:
     sampler: str = "class_balanced"
 
 
+DISTILLATION_LOSSES = ("kl", "dkd")  # distill.loss
+
+
 @dataclass
 class DistillConfig:
     """Knowledge distillation (training/distill.py): off unless teachers or a targets file are named."""
@@ -105,6 +108,9 @@ class DistillConfig:
     live: bool = False  # the teachers score each augmented batch as the student sees it, not the faces once
     temperature: float = 4.0
     alpha: float = 0.5  # weight of the teachers' term; the labels' loss gets 1 - alpha
+    loss: str = "kl"  # the teachers' term: kl (Hinton et al.) or dkd (decoupled KD, Zhao et al. 2022)
+    nckd_weight: float = 8.0  # dkd: weight of the KL among the classes other than the label (DKD's beta)
+    warmup_epochs: float = 0.0  # the teachers' term grows linearly from 0 over this many epochs
 
 
 @dataclass
@@ -202,6 +208,15 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
             "optim.ema does not combine with dbl: an average of pruned weights is no longer pruned",
         ),
         (recipe.distill.temperature > 0, f"distill.temperature must be positive, got {recipe.distill.temperature}"),
+        (recipe.distill.nckd_weight >= 0, f"distill.nckd_weight must be 0 or more, got {recipe.distill.nckd_weight}"),
+        (
+            recipe.distill.warmup_epochs >= 0,
+            f"distill.warmup_epochs must be 0 or more, got {recipe.distill.warmup_epochs}",
+        ),
+        (
+            recipe.distill.loss != "dkd" or not (recipe.augment.mixup or recipe.augment.cutmix),
+            "distill.loss dkd needs each face's own label and does not combine with augment.mixup or augment.cutmix",
+        ),
         (
             not (recipe.distill.teachers and recipe.distill.targets),
             "name distill.teachers or distill.targets, not both",
@@ -233,6 +248,7 @@ def _bounds_problems(recipe: Recipe) -> list[str]:
         "dbl.task_heads": (recipe.dbl.task_heads, ("separate", "shared")),
         "dbl.class_weights": (recipe.dbl.class_weights, ("subset", "full")),
         "distill.tta": (recipe.distill.tta, TTA_MODES),
+        "distill.loss": (recipe.distill.loss, DISTILLATION_LOSSES),
     }
     checks += [
         (value in allowed, f"{key} must be one of {', '.join(allowed)}, got {value!r}")

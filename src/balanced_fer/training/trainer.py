@@ -43,6 +43,7 @@ from .distill import (
     LiveTeachers,
     TargetViews,
     check_labels,
+    decoupled_distillation_loss,
     distillation_loss,
     load_soft_targets,
     soft_targets_views,
@@ -476,6 +477,19 @@ class Trainer:
             taught = lam * taught + (1 - lam) * taught[perm]
         return taught
 
+    def _with_teachers(
+        self, loss: torch.Tensor, logits: torch.Tensor, taught: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        """The labels' loss mixed with the teachers' term (``distill.alpha`` of it once warmed up)."""
+        cfg = self.recipe.distill
+        if cfg.loss == "dkd":
+            teachers = decoupled_distillation_loss(logits, taught, targets, cfg.temperature, cfg.nckd_weight)
+        else:
+            teachers = distillation_loss(logits, taught, cfg.temperature)
+        warmup_steps = cfg.warmup_epochs * self.steps_per_epoch
+        ramp = min(1.0, (self.step + 1) / warmup_steps) if warmup_steps else 1.0
+        return (1 - cfg.alpha) * loss + ramp * cfg.alpha * teachers
+
     def _train_step(self, idx: np.ndarray) -> float:
         r = self.recipe
         for group in self.optimizer.param_groups:
@@ -500,8 +514,7 @@ class Trainer:
             loss = lam * loss + (1 - lam) * self.loss_fn(logits, targets[perm])
         taught = self._taught(x, rows, perm, lam)
         if taught is not None:
-            cfg = r.distill
-            loss = (1 - cfg.alpha) * loss + cfg.alpha * distillation_loss(logits, taught, cfg.temperature)
+            loss = self._with_teachers(loss, logits, taught, targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.hooks.after_backward(self)
