@@ -150,6 +150,10 @@ FILE_CASES = {  # id: (command line with {junk} for the folder, a fragment of th
         "soft-targets {junk}/faces --teacher default --epochs 3 --out {junk}/st.safetensors",
         "--epochs and --view-seed choose views: give --views RECIPE",
     ),
+    "soft targets with a view seed but no views": (
+        "soft-targets {junk}/faces --teacher default --view-seed 0 --out {junk}/st.safetensors",
+        "--epochs and --view-seed choose views: give --views RECIPE",
+    ),
     "soft targets of votes on views": (
         "soft-targets {junk}/faces --votes {junk}/faces --views {junk}/recipe.yaml --out {junk}/st.safetensors",
         "--views is for teachers that score every face",

@@ -177,7 +177,7 @@ def _cmd_soft_targets(args: argparse.Namespace) -> int:
         raise BalancedFerError("--held-out is for --teacher: crowd votes were never trained on")
     if args.views and (args.votes or args.held_out):
         raise BalancedFerError("--views is for teachers that score every face: not with --votes or --held-out")
-    if not args.views and (args.epochs or args.view_seed):
+    if not args.views and (args.epochs is not None or args.view_seed is not None):
         raise BalancedFerError("--epochs and --view-seed choose views: give --views RECIPE")
     dataset = _open_dataset(args)
     progress, views = not args.no_progress, None
@@ -665,7 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
     soft.add_argument(
         "--epochs", type=int_at_least(1), help="with --views: epochs of views (default the recipe's schedule.epochs)"
     )
-    soft.add_argument("--view-seed", type=int_at_least(0), default=0, help="with --views: which views (default 0)")
+    soft.add_argument("--view-seed", type=int_at_least(0), help="with --views: which views (default 0)")
     soft.add_argument(  # training.recipe.DEVICES, spelt out: importing it would load torch at every start
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where teachers run (default: a GPU if any)"
     )

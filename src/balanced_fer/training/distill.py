@@ -56,9 +56,10 @@ class TargetViews:
     preprocessing: Preprocessing
 
     @classmethod
-    def of_recipe(cls, recipe: Recipe, epochs: int | None = None, seed: int = 0) -> TargetViews:
-        """The views ``recipe``'s student sees (in its first ``epochs`` epochs, by default all)."""
-        return cls(seed, epochs or recipe.schedule.epochs, view_config(recipe.augment), recipe.data.preprocessing)
+    def of_recipe(cls, recipe: Recipe, epochs: int | None = None, seed: int | None = None) -> TargetViews:
+        """The views ``recipe``'s student sees (in its first ``epochs`` epochs, by default all; views 0
+        unless ``seed`` names others)."""
+        return cls(seed or 0, epochs or recipe.schedule.epochs, view_config(recipe.augment), recipe.data.preprocessing)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "preprocessing": asdict(self.preprocessing)}
