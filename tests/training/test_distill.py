@@ -208,13 +208,13 @@ def test_a_student_trains_with_live_teachers_and_the_recipe_says_which(toy, tmp_
     assert description.trained_prior_weight == pytest.approx(1.0)  # CE labels and a CE teacher
     code, _, err = run_cli([*train, "--out", str(tmp_path / "none"), "--set", "distill.live=true"], capsys)
     assert code == 2 and "distill.live needs distill.teachers" in err
-    decoupled = ["--set", "distill.loss=dkd", "--set", "distill.warmup_epochs=1"]
+    decoupled, unmixed = ["--set", "distill.loss=dkd", "--set", "distill.warmup_epochs=1"], live[:-2]
     code, _, err = run_cli([*train, "--out", str(tmp_path / "mixed"), *live, *decoupled], capsys)
     assert code == 2 and "does not combine with augment.mixup" in err
-    assert run_cli([*train, "--out", str(tmp_path / "dkd"), *live[:-2], *decoupled], capsys)[0] == 0
+    assert run_cli([*train, "--out", str(tmp_path / "dkd"), *unmixed, *decoupled], capsys)[0] == 0
     _, description = load_checkpoint(tmp_path / "dkd" / "final.safetensors")
     assert description.recipe["distill"]["loss"] == "dkd" and description.recipe["distill"]["warmup_epochs"] == 1.0
-    code, _, err = run_cli([*train, "--out", str(tmp_path / "bad"), *live[:-2], "--set", "distill.loss=mse"], capsys)
+    code, _, err = run_cli([*train, "--out", str(tmp_path / "bad"), *unmixed, "--set", "distill.loss=mse"], capsys)
     assert code == 2 and "distill.loss must be one of kl, dkd" in err
 
 
