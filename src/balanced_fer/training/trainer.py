@@ -49,6 +49,7 @@ from .distill import (
     soft_targets_views,
     soften,
     teacher_log_probs,
+    warmup_share,
 )
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .label_issues import find_label_issues
@@ -486,9 +487,8 @@ class Trainer:
             teachers = decoupled_distillation_loss(logits, taught, targets, cfg.temperature, cfg.nckd_weight)
         else:
             teachers = distillation_loss(logits, taught, cfg.temperature)
-        warmup_steps = cfg.warmup_epochs * self.steps_per_epoch
-        ramp = min(1.0, (self.step + 1) / warmup_steps) if warmup_steps else 1.0
-        return (1 - cfg.alpha) * loss + ramp * cfg.alpha * teachers
+        share = warmup_share(self.step, self.steps_per_epoch, cfg.warmup_epochs)
+        return (1 - cfg.alpha) * loss + share * cfg.alpha * teachers
 
     def _train_step(self, idx: np.ndarray) -> float:
         r = self.recipe
