@@ -347,13 +347,12 @@ def decoupled_distillation_loss(
     target = F.one_hot(labels, student_logits.shape[1]).bool()
     log_student = F.log_softmax(student_logits / temperature, dim=1)
     log_student_rest = F.log_softmax((student_logits / temperature).masked_fill(target, -torch.inf), dim=1)
-    p_teacher = teacher_probs[target]
-    p_student = log_student[target].exp()
 
-    def binary(p: torch.Tensor) -> torch.Tensor:
+    def binary(p: torch.Tensor) -> torch.Tensor:  # (the label, the rest)
         return torch.stack([p, 1 - p], dim=1).clamp_min(1e-12)
 
-    tckd = (binary(p_teacher) * (binary(p_teacher).log() - binary(p_student).log())).sum(1)
+    teacher_binary, student_binary = binary(teacher_probs[target]), binary(log_student[target].exp())
+    tckd = (teacher_binary * (teacher_binary.log() - student_binary.log())).sum(1)
     teacher_rest = teacher_probs.masked_fill(target, 0)
     teacher_rest = teacher_rest / teacher_rest.sum(1, keepdim=True).clamp_min(1e-12)
     nckd = (torch.xlogy(teacher_rest, teacher_rest) - teacher_rest * log_student_rest.masked_fill(target, 0)).sum(1)
