@@ -20,7 +20,6 @@ from balanced_fer.training.distill import (
     save_soft_targets,
     soft_targets_sources,
     soften,
-    warmup_share,
 )
 from helpers import random_checkpoint, run_cli, write_toy_recipe
 
@@ -49,11 +48,6 @@ def test_decoupled_kd_is_plain_kd_when_its_other_classes_weigh_what_the_teacher_
     heavier = student.clone().requires_grad_(True)
     decoupled_distillation_loss(heavier, taught, labels, 4.0, 16.0).backward()
     assert logits.grad.isfinite().all() and not torch.allclose(logits.grad, heavier.grad)
-
-
-def test_the_teachers_term_ramps_in_linearly_over_its_warmup_epochs():
-    assert [warmup_share(step, 10, 2.5) for step in (0, 11, 24, 25, 300)] == [0.04, 0.48, 1.0, 1.0, 1.0]
-    assert warmup_share(0, 10, 0.0) == 1.0  # no warm-up: the whole term from the first step
 
 
 def test_a_soft_targets_file_must_match_the_training_labels(tmp_path):

@@ -359,13 +359,6 @@ def decoupled_distillation_loss(
     return (tckd + nckd_weight * nckd).mean() * temperature**2
 
 
-def warmup_share(step: int, steps_per_epoch: int, warmup_epochs: float) -> float:
-    """How much of the teachers' term training step ``step`` (from 0) gets: a linear ramp to 1 over the
-    first ``warmup_epochs`` epochs, as DKD's authors ramp theirs in."""
-    warmup_steps = warmup_epochs * steps_per_epoch
-    return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
-
-
 def soften(log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """The teachers' probabilities at ``temperature``."""
     return F.softmax(log_probs / temperature, dim=1)

@@ -49,11 +49,11 @@ from .distill import (
     soft_targets_views,
     soften,
     teacher_log_probs,
-    warmup_share,
 )
 from .distributed import DistEnv, barrier, init_distributed, shutdown
 from .label_issues import find_label_issues
 from .recipe import DEVICES, Recipe
+from .schedule import learning_rate, warmup_share
 
 log = logging.getLogger("balanced_fer")
 
@@ -137,20 +137,6 @@ def evaluate_on_validation(
         bootstrap_rounds=bootstrap_rounds,
         seed=recipe.seed,
     )
-
-
-def learning_rate(recipe: Recipe, step: int, steps_per_epoch: int) -> float:
-    """Linear warm-up, then cosine decay to zero or step decay at the milestones."""
-    cfg, base = recipe.schedule, recipe.optim.lr
-    warmup = cfg.warmup_epochs * steps_per_epoch
-    if step < warmup:
-        return base * (step + 1) / warmup
-    if cfg.schedule == "cosine":
-        total = cfg.epochs * steps_per_epoch
-        return base * 0.5 * (1 + math.cos(math.pi * min((step - warmup) / max(total - warmup, 1), 1.0)))
-    if cfg.schedule == "step":
-        return base * cfg.step_gamma ** sum(step >= m * steps_per_epoch for m in cfg.step_milestones)
-    raise BalancedFerError(f"unknown schedule {cfg.schedule!r} (cosine or step)")
 
 
 def build_optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
