@@ -3,6 +3,7 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -214,3 +215,16 @@ def test_a_video_that_is_not_one_is_one_error_line(tmp_path):
     assert (
         done.returncode == 2 and done.stderr == f"bfer: error: {tmp_path / 'clip.mp4'}: cannot be opened as a video\n"
     )
+
+
+def test_an_image_opencv_cannot_decode_gets_only_bfers_lines(tmp_path):
+    import subprocess
+    import sys
+
+    tiff = tmp_path / "float.tiff"
+    assert cv2.imwrite(str(tiff), np.zeros((8, 8), np.float32))  # OpenCV writes it, warns that it cannot read it
+    command = [sys.executable, "-m", "balanced_fer.cli", "predict", str(tiff), "--format", "text", "--no-progress"]
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and "not a readable image" in done.stdout
+    assert done.stderr == "bfer: warning: 1 of 1 images could not be read (their records carry the error)\n"

@@ -871,6 +871,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # FFmpeg's own log lines ("moov atom not found") would come before bfer's one error line for a bad
     # video; read when OpenCV first opens one, so setting it here is in time. A user's setting wins.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:  # likewise OpenCV's warnings ("can not handle" a TIFF's samples)
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     args = build_parser().parse_args(argv)
     if args.quiet or not sys.stderr.isatty():  # progress bars only for a person watching a terminal
         args.no_progress = True
