@@ -88,6 +88,9 @@ LIVE_FP32 = "fast tier, the default as a live teacher, fp32 on an AVX2 CPU"
 # decoupled KD (Zhao et al. 2022) with its authors' CIFAR weights (CE + TCKD + 8 NCKD at T 4, the teachers'
 # term ramped in over the first 20 of 240 epochs, here 2.5 of 30), live, fp32 on the AVX2 CPU as its control
 LIVE_DKD = "fast tier, the default as a live teacher, decoupled KD, fp32 on an AVX2 CPU"
+# the teacher's scores alone at the recipe's T 4 (no label term), fp32 on the AVX2 CPU: which half of the
+# T-1 row's change (no labels, and T 1) costs what
+LIVE_NO_LABELS = "fast tier, the default as a live teacher, its scores alone at T 4, fp32 on an AVX2 CPU"
 # ResNet-18s trained on a GPU (docs/benchmarks.md, "ResNet-18 teachers"): three on all the training
 # faces, and five each without one of five folds (every face scored by the one that never saw it)
 R18 = "data/fer2013_r18_teachers.safetensors"
@@ -214,6 +217,7 @@ STUDIES = {
                     "name=fer2013_fast_live_dkd",
                 ],
             ),
+            LIVE_NO_LABELS: (FAST_LIVE, ["distill.alpha=1", "name=fer2013_fast_live_no_labels"]),
             "fast tier, three ResNet-18 teachers": (FAST, [f"distill.targets={R18}", "name=fer2013_fast_r18"]),
             "fast tier, five held-out ResNet-18 teachers": (
                 FAST,
@@ -264,6 +268,7 @@ STUDIES = {
             (LIVE_FP32, LIVE),
             (LIVE_VIEWS, LIVE_FP32),
             (LIVE_DKD, LIVE_FP32),
+            (LIVE_NO_LABELS, LIVE_FP32),
             ("fast tier, three ResNet-18 teachers", "fast tier (distilled)"),
             ("fast tier, five held-out ResNet-18 teachers", "fast tier (distilled)"),
             *[(name, "fast tier, three ResNet-18 teachers") for name in [*RESHAPED_ROWS, REPVGG]],
