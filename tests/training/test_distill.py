@@ -322,6 +322,7 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
         LIVE_KL,
         LIVE_MIXUP,
         LIVE_NARROWED,
+        LIVE_NO_LABELS,
         LIVE_SQRT,
         LIVE_VIEWS,
         LIVE_VIEWS_FILE,
@@ -351,6 +352,7 @@ def test_the_repvgg_and_live_teacher_rows_change_only_what_they_name():
     assert changes(LIVE_VIEWS, LIVE) == {"distill": live_recipe["distill"] | views}  # tta none, as the file's scores
     decoupled = {"loss": "dkd", "alpha": 0.5, "nckd_weight": 8.0, "warmup_epochs": 2.5}
     assert changes(LIVE_DKD, LIVE_FP32) == {"distill": live_recipe["distill"] | decoupled}
+    assert changes(LIVE_NO_LABELS, LIVE_FP32) == {"distill": live_recipe["distill"] | {"alpha": 1.0}}
 
 
 def test_held_out_teachers_score_only_the_faces_they_never_trained_on(toy, tmp_path, capsys, monkeypatch):
